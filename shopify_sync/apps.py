@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class ShopifySyncConfig(AppConfig):
+    name = "shopify_sync"

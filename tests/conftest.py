@@ -1,0 +1,31 @@
+import pytest
+from django.utils import timezone
+
+
+@pytest.fixture
+def shop(db):
+    from shops.models import Shop
+
+    return Shop.objects.create(
+        domain="alpha-shop.myshopify.com",
+        name="Alpha",
+        currency="EUR",
+        iana_timezone="Europe/Berlin",
+        primary_locale="de",
+        installed_at=timezone.now(),
+        scopes="read_customers,read_orders,read_all_orders,write_discounts",
+    )
+
+
+@pytest.fixture
+def other_shop(db):
+    from shops.models import Shop
+
+    return Shop.objects.create(
+        domain="beta-shop.myshopify.com",
+        name="Beta",
+        currency="SEK",
+        iana_timezone="Europe/Stockholm",
+        primary_locale="sv",
+        installed_at=timezone.now(),
+    )
