@@ -83,8 +83,16 @@ class ShopScopedModel(models.Model):
 
 
 class OAuthState(models.Model):
-    """A one-time `state` nonce of an OAuth install; consumed (deleted) by the callback."""
+    """A one-time `state` nonce of an OAuth install; consumed (deleted) by the callback.
+
+    Bound to the shop it was issued for and short-lived (`expires_at`): the callback accepts it once,
+    for that shop, before it expires (shops.services.install.oauth_state_consume).
+    """
 
     shop_domain = models.CharField(max_length=255)
     nonce = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"OAuth state for {self.shop_domain}"

@@ -1,0 +1,1 @@
+"""Every write of commerce: upserts of both shapes, summaries, backfill, reconcile, webhook handlers."""

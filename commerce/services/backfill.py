@@ -1,0 +1,218 @@
+"""Backfill: copy all of a shop's customers and orders with two bulk operations, resumably.
+
+One step (`backfill_advance`) does whatever is next and returns what the caller should do:
+  stage customers: start the bulk query -> WAITING (finish webhook or poll calls again)
+                   COMPLETED -> stream the JSONL, upsert in batches -> stage orders
+  stage orders:    the same with orders (line items as __parentId children, refunds inline) -> DONE
+Customers go first so an order's customer usually exists when the order lands (nothing depends on it:
+rows reference Shopify ids). Two operations rather than one: a customers+orders query would nest
+orders under customers and leave guest orders out.
+
+Every batch commits its rows, the run's counters and `lines_committed` in one transaction, so a step
+that dies (worker killed, deploy, time limit) resumes at the last committed line. A bulk operation that
+failed, was cancelled or whose file expired (Shopify keeps it 7 days) is started again: upserts never
+overwrite newer with older, so re-reading is always safe.
+"""
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+from django.db import connection, transaction
+
+from ..models import OrderSyncRun
+from .bulk_jsonl import iter_byte_lines, read_customers, read_orders
+from .runs import sync_run_add_progress, sync_run_fail, sync_run_finish, sync_run_mark_running
+from .shopify import AdminAPI, admin_client, document
+from .upsert import customers_upsert, orders_upsert
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000
+# A step stops after a committed batch once this many seconds have passed, and is re-enqueued: a huge
+# shop never meets the task's hard time limit in the middle of a batch.
+STEP_TIME_BUDGET_SECONDS = 240.0
+MAX_BULK_RESTARTS = 3
+REQUIRED_SCOPES = ("read_customers", "read_orders", "read_all_orders")
+
+_RUN_LOCK_CLASS = 0x0C0F
+
+
+class Step(enum.StrEnum):
+    WAITING = "waiting"  # a bulk operation is running: call again on its finish webhook or a poll
+    CONTINUE = "continue"  # time budget used: call again right away
+    DONE = "done"
+    FAILED = "failed"
+    BUSY = "busy"  # another worker is advancing this run right now
+
+
+class BulkResultUnavailable(Exception):
+    """The result file is gone (expired URL): the operation must run again."""
+
+
+ChunkOpener = Callable[[str], contextlib.AbstractContextManager[Iterator[bytes]]]
+
+
+@contextlib.contextmanager
+def http_chunks(url: str) -> Iterator[Iterator[bytes]]:
+    """Stream a bulk result over HTTP in 1 MiB chunks; the body is never held whole."""
+    with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True) as client:
+        with client.stream("GET", url) as response:
+            if response.status_code in (401, 403, 404, 410):
+                raise BulkResultUnavailable(f"bulk result returned HTTP {response.status_code}")
+            response.raise_for_status()
+            yield response.iter_bytes(chunk_size=1 << 20)
+
+
+@contextlib.contextmanager
+def _run_lock(run_id: int) -> Iterator[bool]:
+    """Session advisory lock: the finish webhook and a poll may both call a step; one advances it.
+    Released on exit, or by PostgreSQL when a killed worker's connection closes."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s, %s)", [_RUN_LOCK_CLASS, run_id])
+        acquired = bool(cur.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", [_RUN_LOCK_CLASS, run_id])
+
+
+def _bulk_start(client: AdminAPI, stage: str) -> str:
+    query = document("bulk_customers" if stage == OrderSyncRun.Stage.CUSTOMERS else "bulk_orders")
+    data = client.execute(document("bulk_operation_run_query"), {"query": query})
+    payload = data["bulkOperationRunQuery"]
+    if payload.get("userErrors"):
+        raise RuntimeError(f"bulkOperationRunQuery refused: {payload['userErrors']}")
+    return payload["bulkOperation"]["id"]
+
+
+def _bulk_status(client: AdminAPI, gid: str) -> dict[str, Any]:
+    op = client.execute(document("bulk_operation_status"), {"id": gid})["bulkOperation"]
+    if op is None:
+        return {"status": "EXPIRED", "errorCode": "NOT_FOUND"}
+    return op
+
+
+def _restart_stage(run: OrderSyncRun, reason: str) -> bool:
+    """Forget the current bulk operation so the next loop starts a new one. False when out of restarts."""
+    if run.bulk_restarts >= MAX_BULK_RESTARTS:
+        sync_run_fail(run=run, reason=f"{run.stage} bulk operation failed {run.bulk_restarts + 1} times: {reason}")
+        return False
+    log.warning("backfill run %s: restarting %s bulk operation (%s)", run.pk, run.stage, reason)
+    run.bulk_restarts += 1
+    run.bulk_operation_gid = ""
+    run.lines_committed = 0
+    run.save(update_fields=["bulk_restarts", "bulk_operation_gid", "lines_committed"])
+    return True
+
+
+def _process_result(run: OrderSyncRun, url: str, opener: ChunkOpener, deadline: float) -> bool:
+    """Upsert the result from `run.lines_committed` on. True when the file is done, False at the deadline."""
+    shop = run.shop
+    with opener(url) as chunks:
+        lines = iter_byte_lines(chunks)
+        if run.stage == OrderSyncRun.Stage.CUSTOMERS:
+            batches = read_customers(lines, batch_size=BATCH_SIZE, skip_lines=run.lines_committed)
+        else:
+            batches = read_orders(lines, batch_size=BATCH_SIZE, skip_lines=run.lines_committed)
+        for batch in batches:
+            with transaction.atomic():
+                if run.stage == OrderSyncRun.Stage.CUSTOMERS:
+                    result = customers_upsert(shop=shop, records=batch.customers)
+                else:
+                    result = orders_upsert(shop=shop, orders=batch.orders, line_items=batch.loose_line_items)
+                sync_run_add_progress(
+                    run=run, read=batch.records_read, written=result.written, lines_committed=batch.lines_done
+                )
+            if time.monotonic() > deadline:
+                return False
+    return True
+
+
+def backfill_advance(
+    *,
+    run_id: int,
+    client: AdminAPI | None = None,
+    opener: ChunkOpener = http_chunks,
+    time_budget: float = STEP_TIME_BUDGET_SECONDS,
+) -> Step:
+    """Advance a backfill run by one step (see the module docstring). Safe to call any number of times."""
+    with _run_lock(run_id) as acquired:
+        if not acquired:
+            return Step.BUSY
+        run = OrderSyncRun.objects.select_related("shop").get(pk=run_id)
+        if run.status == OrderSyncRun.Status.SUCCEEDED:
+            return Step.DONE
+        if run.status == OrderSyncRun.Status.FAILED:
+            return Step.FAILED
+        shop = run.shop
+        if not shop.is_installed:
+            sync_run_fail(run=run, reason="the shop uninstalled the app")
+            return Step.FAILED
+        missing = [s for s in REQUIRED_SCOPES if s not in shop.granted_scopes]
+        if missing:
+            # Without read_all_orders Shopify shows only the last 60 days: a silent partial copy is
+            # worse than a clear failure the merchant can fix by approving the scopes.
+            sync_run_fail(run=run, reason=f"missing access scopes: {', '.join(missing)}")
+            return Step.FAILED
+        sync_run_mark_running(run=run)
+        client = client or admin_client(shop)
+        deadline = time.monotonic() + time_budget
+        while True:
+            if not run.stage:
+                run.stage = OrderSyncRun.Stage.CUSTOMERS
+                run.save(update_fields=["stage"])
+            if not run.bulk_operation_gid:
+                run.bulk_operation_gid = _bulk_start(client, run.stage)
+                run.lines_committed = 0
+                run.save(update_fields=["bulk_operation_gid", "lines_committed"])
+                return Step.WAITING
+            op = _bulk_status(client, run.bulk_operation_gid)
+            status = op["status"]
+            if status in ("CREATED", "RUNNING", "CANCELING"):
+                return Step.WAITING
+            if status != "COMPLETED":
+                if not _restart_stage(run, f"{status} ({op.get('errorCode')})"):
+                    return Step.FAILED
+                continue
+            if run.lines_committed == 0:
+                # Objects of this stage's result: customers, or orders plus their line items.
+                known = run.rows_read if run.stage == OrderSyncRun.Stage.ORDERS else 0
+                run.rows_total = known + int(op.get("rootObjectCount") or op.get("objectCount") or 0)
+                run.save(update_fields=["rows_total"])
+            url = op.get("url")
+            if url:
+                try:
+                    if not _process_result(run, url, opener, deadline):
+                        return Step.CONTINUE
+                except BulkResultUnavailable as exc:
+                    if not _restart_stage(run, str(exc)):
+                        return Step.FAILED
+                    continue
+            # url is null when the operation found nothing: an empty stage.
+            if run.stage == OrderSyncRun.Stage.CUSTOMERS:
+                run.stage = OrderSyncRun.Stage.ORDERS
+                run.bulk_operation_gid = ""
+                run.lines_committed = 0
+                run.bulk_restarts = 0
+                run.save(update_fields=["stage", "bulk_operation_gid", "lines_committed", "bulk_restarts"])
+                continue
+            sync_run_finish(run=run)
+            return Step.DONE
+
+
+def backfill_run_for_bulk_operation(*, shop_id: int, bulk_operation_gid: str) -> OrderSyncRun | None:
+    """The active backfill waiting on this bulk operation (for the bulk_operations/finish webhook)."""
+    return OrderSyncRun.objects.filter(
+        shop_id=shop_id,
+        kind=OrderSyncRun.Kind.BACKFILL,
+        status__in=["queued", "running"],
+        bulk_operation_gid=bulk_operation_gid,
+    ).first()

@@ -1,0 +1,115 @@
+"""Per-customer and per-customer-month order summaries, kept current and rebuildable.
+
+The rule (what every report built on these tables means):
+- An order COUNTS when it is not a test order (`test: true`) and not cancelled. Only counted orders
+  appear in a summary: orders_count, first/last order date, revenue.
+- net revenue of a counted order = total (shop money, after discounts, with shipping and tax) minus
+  the sum of its refunds. A cancelled or test order contributes zero, its refunds included.
+- refunded = the refunds of counted orders (so net_revenue + refunded = what counted orders took).
+- Dates are `processed_at`; months are calendar months in the shop's IANA time zone. A refund counts
+  in the month of its order (the summaries describe orders, not cash flow).
+- Guest orders (no customer) belong to no customer and so to no summary row; metrics that count
+  orders read commerce_order directly.
+- A customer without counted orders has no summary row.
+
+Both paths run the SAME aggregate SQL: `summaries_refresh_affected` for the customers an order write
+touched (same transaction as the write, see services.upsert) and `summaries_rebuild` for the whole shop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from shops.models import Shop
+
+AFFECTED_TABLE = "commerce_affected_customers"
+
+# Counted orders of the shop, optionally only those of the affected customers.
+_COUNTED = """
+    FROM commerce_order o {join}
+    WHERE o.shop_id = %(shop)s AND o.customer_shopify_id IS NOT NULL
+      AND NOT o.test AND o.cancelled_at IS NULL
+"""
+_JOIN_AFFECTED = f"JOIN {AFFECTED_TABLE} a ON a.customer_shopify_id = o.customer_shopify_id"
+
+_INSERT_CUSTOMER = """
+    INSERT INTO commerce_customersummary (
+        shop_id, customer_shopify_id, first_order_at, last_order_at, orders_count, net_revenue,
+        refunded, currency)
+    SELECT %(shop)s, o.customer_shopify_id, min(o.processed_at), max(o.processed_at), count(*),
+           sum(o.total - o.total_refunded), sum(o.total_refunded), %(currency)s
+    {counted}
+    GROUP BY o.customer_shopify_id
+"""
+_INSERT_MONTH = """
+    INSERT INTO commerce_customermonthsummary (
+        shop_id, customer_shopify_id, month, orders_count, net_revenue, currency)
+    SELECT %(shop)s, o.customer_shopify_id,
+           date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date AS month,
+           count(*), sum(o.total - o.total_refunded), %(currency)s
+    {counted}
+    GROUP BY o.customer_shopify_id, month
+"""
+
+
+def create_affected_table(cur) -> None:
+    cur.execute(f"DROP TABLE IF EXISTS {AFFECTED_TABLE}")
+    cur.execute(
+        f"CREATE TEMP TABLE {AFFECTED_TABLE} (customer_shopify_id bigint PRIMARY KEY) ON COMMIT DROP"
+    )
+
+
+def _params(shop: Shop) -> dict:
+    return {"shop": shop.pk, "currency": shop.currency, "tz": shop.iana_timezone or "UTC"}
+
+
+def summaries_refresh_affected(cur, shop: Shop) -> int:
+    """Recompute the summaries of the customers listed in AFFECTED_TABLE (inside the caller's transaction).
+
+    Cost is proportional to those customers' orders, not to the shop. The caller holds the shop's
+    order-write lock (services.upsert._lock_shop_orders), so the orders read here include every
+    committed write. Returns the number of customers refreshed.
+    """
+    cur.execute(f"SELECT count(*) FROM {AFFECTED_TABLE}")
+    affected = cur.fetchone()[0]
+    if not affected:
+        return 0
+    params = _params(shop)
+    for table in ("commerce_customersummary", "commerce_customermonthsummary"):
+        cur.execute(
+            f"""DELETE FROM {table} s USING {AFFECTED_TABLE} a
+                WHERE s.shop_id = %(shop)s AND s.customer_shopify_id = a.customer_shopify_id""",
+            params,
+        )
+    counted = _COUNTED.format(join=_JOIN_AFFECTED)
+    cur.execute(_INSERT_CUSTOMER.format(counted=counted), params)
+    cur.execute(_INSERT_MONTH.format(counted=counted), params)
+    return affected
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildResult:
+    customers: int
+    customer_months: int
+
+
+def summaries_rebuild(*, shop: Shop) -> RebuildResult:
+    """Rebuild both summary tables of a shop from its orders (INSERT ... SELECT, one transaction).
+
+    For repairs and after a rule change; the incremental path keeps them equal to this in between.
+    Takes the shop's order-write lock so no order write interleaves.
+    """
+    from .upsert import _lock_shop_orders
+
+    params = _params(shop)
+    counted = _COUNTED.format(join="")
+    with transaction.atomic(), connection.cursor() as cur:
+        _lock_shop_orders(cur, shop)
+        for table in ("commerce_customersummary", "commerce_customermonthsummary"):
+            cur.execute(f"DELETE FROM {table} WHERE shop_id = %(shop)s", params)
+        cur.execute(_INSERT_CUSTOMER.format(counted=counted), params)
+        customers = cur.rowcount
+        cur.execute(_INSERT_MONTH.format(counted=counted), params)
+        months = cur.rowcount
+    return RebuildResult(customers=customers, customer_months=months)

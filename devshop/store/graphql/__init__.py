@@ -1,0 +1,1 @@
+"""Admin GraphQL API of the development store, executed against Shopify's official schema."""

@@ -1,0 +1,1 @@
+"""Resolvers of the store's part of the Admin API, one module per domain; each registers on import."""
