@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "core",
     "shops",
     "shopify_sync",
+    "commerce",
     "loyalty",
     "campaigns",
     "reports",

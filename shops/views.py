@@ -96,11 +96,15 @@ def _reports_home() -> Callable[..., HttpResponse] | None:
     return getattr(module, "home", None)
 
 
-@embedded_view
 def embedded_home(request: HttpRequest) -> HttpResponse:
     home = _reports_home()
     if home is not None:
-        return home(request)
+        return home(request)  # authenticates the session token itself (@embedded_view)
+    return _fallback_home(request)
+
+
+@embedded_view
+def _fallback_home(request: HttpRequest) -> HttpResponse:
     return render(request, "shops/home.html", {"shop": request.shop})
 
 

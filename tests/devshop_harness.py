@@ -40,7 +40,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = str(PROJECT_DIR / ".venv" / "bin" / "python") if (PROJECT_DIR / ".venv").exists() else sys.executable
 LEAD_TOML = PROJECT_DIR / "shopify.app.toml"
 TEST_TOML = PROJECT_DIR / "tests" / "devshop" / "test_app.toml"
-DEFAULT_CLIENT_SECRET = "devshop-test-client-secret"  # noqa: S105 - test credentials
+DEFAULT_CLIENT_SECRET = "shpss_d3v5h0p7e5tc11e47500000000000000"  # noqa: S105 - test credentials
 OWNER_EMAIL, OWNER_PASSWORD = "owner@example.com", "devshop-owner"
 CUSTOMER_PASSWORD = "devshop"  # noqa: S105 - every storefront customer's password in the development store
 
@@ -199,6 +199,10 @@ class DevshopServer:
     def create_staff(self, shop: Shop, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD,
                      **fields) -> dict:
         return self._post(f"/_devshop/shops/{shop.domain}/staff", {"email": email, "password": password, **fields})
+
+    def create_customer(self, shop: Shop, **fields) -> dict:
+        """A storefront customer through the store's control API (REST Customer payload back)."""
+        return self._post(f"/_devshop/shops/{shop.domain}/customers", fields)
 
     def shell(self, code: str) -> str:
         """Run Python in devshop's Django shell (for data the control API does not create)."""

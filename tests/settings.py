@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("TOKEN_ENCRYPTION_KEYS", "Ii-2NZS8tNsXjfxyf7pVMzZl02aznTruiR4ksShYryg=")
 os.environ.setdefault("SHOPIFY_API_KEY", "test-api-key")
-os.environ.setdefault("SHOPIFY_API_SECRET", "test-api-secret")
+os.environ.setdefault("SHOPIFY_API_SECRET", "test-api-secret-0123456789abcdef0123456789")
 os.environ.setdefault("SHOPIFY_APP_URL", "http://testserver")
 os.environ.setdefault("SHOPIFY_BASE_URL", "http://127.0.0.1:1/store/{shop}")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
@@ -25,3 +25,7 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# WhiteNoise serves from STATIC_ROOT; give the tests an existing (empty) one and let it find app files.
+STATIC_ROOT = BASE_DIR / "var" / "test-static"  # noqa: F405
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = True

@@ -76,15 +76,49 @@ def summaries_refresh_affected(cur, shop: Shop) -> int:
     if not affected:
         return 0
     params = _params(shop)
-    for table in ("commerce_customersummary", "commerce_customermonthsummary"):
-        cur.execute(
-            f"""DELETE FROM {table} s USING {AFFECTED_TABLE} a
-                WHERE s.shop_id = %(shop)s AND s.customer_shopify_id = a.customer_shopify_id""",
-            params,
-        )
     counted = _COUNTED.format(join=_JOIN_AFFECTED)
-    cur.execute(_INSERT_CUSTOMER.format(counted=counted), params)
-    cur.execute(_INSERT_MONTH.format(counted=counted), params)
+    # Upsert the fresh aggregates (rows keep their ids; unchanged ones are not rewritten), then drop
+    # the rows of affected customers (or months) that no longer have a counted order.
+    cur.execute(
+        _INSERT_CUSTOMER.format(counted=counted)
+        + """ ON CONFLICT (shop_id, customer_shopify_id) DO UPDATE SET
+                first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at,
+                orders_count = excluded.orders_count, net_revenue = excluded.net_revenue,
+                refunded = excluded.refunded, currency = excluded.currency
+              WHERE (commerce_customersummary.first_order_at, commerce_customersummary.last_order_at,
+                     commerce_customersummary.orders_count, commerce_customersummary.net_revenue,
+                     commerce_customersummary.refunded, commerce_customersummary.currency)
+                    IS DISTINCT FROM (excluded.first_order_at, excluded.last_order_at, excluded.orders_count,
+                                      excluded.net_revenue, excluded.refunded, excluded.currency)""",
+        params,
+    )
+    cur.execute(
+        _INSERT_MONTH.format(counted=counted)
+        + """ ON CONFLICT (shop_id, customer_shopify_id, month) DO UPDATE SET
+                orders_count = excluded.orders_count, net_revenue = excluded.net_revenue,
+                currency = excluded.currency
+              WHERE (commerce_customermonthsummary.orders_count, commerce_customermonthsummary.net_revenue,
+                     commerce_customermonthsummary.currency)
+                    IS DISTINCT FROM (excluded.orders_count, excluded.net_revenue, excluded.currency)""",
+        params,
+    )
+    cur.execute(
+        f"""DELETE FROM commerce_customersummary s USING {AFFECTED_TABLE} a
+            WHERE s.shop_id = %(shop)s AND s.customer_shopify_id = a.customer_shopify_id
+              AND NOT EXISTS (SELECT 1 FROM commerce_order o
+                              WHERE o.shop_id = %(shop)s AND o.customer_shopify_id = s.customer_shopify_id
+                                AND NOT o.test AND o.cancelled_at IS NULL)""",
+        params,
+    )
+    cur.execute(
+        f"""DELETE FROM commerce_customermonthsummary s USING {AFFECTED_TABLE} a
+            WHERE s.shop_id = %(shop)s AND s.customer_shopify_id = a.customer_shopify_id
+              AND NOT EXISTS (SELECT 1 FROM commerce_order o
+                              WHERE o.shop_id = %(shop)s AND o.customer_shopify_id = s.customer_shopify_id
+                                AND NOT o.test AND o.cancelled_at IS NULL
+                                AND date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date = s.month)""",
+        params,
+    )
     return affected
 
 

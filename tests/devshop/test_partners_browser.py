@@ -10,7 +10,7 @@ from tests.devshop_harness import OWNER_EMAIL, OWNER_PASSWORD, TEST_TOML
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
-SECRET = "browser-test-secret"  # noqa: S105 - a test app\'s client secret
+SECRET = "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"  # noqa: S105 - a test app's client secret
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -119,7 +119,7 @@ def test_bounce_page_and_top_level_redirect(devshop, app_stub, browser_page):
             return 200, {"Content-Type": "text/html"}, script.encode()
         if rec.path == "/target":
             body = (f"<html><head>{script}</head><body><p id='q'>{rec.query.get('foo', [''])[0]}</p>"
-                    f"<button id='go' onclick=\"open('{storefront}', '_top')\">Go</button></body></html>")
+                    f"<button id='go' onclick=\"window.open('{storefront}', '_top')\">Go</button></body></html>")
             return 200, {"Content-Type": "text/html"}, body.encode()
         return 200, {"Content-Type": "text/html"}, f"<html><head>{script}</head><body>home</body></html>".encode()
 

@@ -16,7 +16,7 @@ from tests.devshop_harness import TEST_TOML, form_fields, query_of
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "oauth-test-secret"  # noqa: S105 - a test app\'s client secret
+SECRET = "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"  # noqa: S105 - a test app's client secret
 CALLBACK = "/auth/callback"
 
 

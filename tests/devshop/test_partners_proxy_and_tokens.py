@@ -11,7 +11,7 @@ from tests.devshop_harness import CUSTOMER_PASSWORD, TEST_TOML, form_fields
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "proxy-test-secret"  # noqa: S105 - a test app\'s client secret
+SECRET = "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"  # noqa: S105 - a test app's client secret
 
 
 @pytest.fixture()
@@ -28,10 +28,7 @@ def installed(devshop, app_stub):
 
 def test_app_proxy_forwards_signed_request_and_strips_cookies(devshop, installed, app_stub):
     app_stub.responder = lambda rec: (200, {"Content-Type": "application/json", "Set-Cookie": "a=b"}, b'{"points": 10}')
-    customer_id = int(devshop.shell(
-        "from django.utils import timezone;from devshop.store.models import Customer, Shop;"
-        f"c=Customer.objects.create(shop=Shop.objects.get(domain={devshop.shop.domain!r}), email='proxy@example.com',"
-        "created_at=timezone.now(), updated_at=timezone.now());print(c.pk)").strip())
+    customer_id = devshop.create_customer(devshop.shop, email="proxy@example.com")["id"]
     storefront = devshop.server.http.__class__(base_url=devshop.base_url, trust_env=False)
     login = storefront.get(f"/store/{devshop.shop.domain}/account/login")
     assert storefront.post(f"/store/{devshop.shop.domain}/account/login", data={
@@ -81,7 +78,7 @@ def test_session_token_claims(devshop, installed):
                        audience=installed["client_id"])
     assert again["sid"] == claims["sid"] and again["jti"] != claims["jti"]
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(token, "other-secret", algorithms=["HS256"], audience=installed["client_id"])
+        jwt.decode(token, "shpss_ffffffffffffffffffffffffffffffff", algorithms=["HS256"], audience=installed["client_id"])
 
 
 def test_admin_frame_loads_app_with_signed_embedded_params(devshop, installed, app_stub):

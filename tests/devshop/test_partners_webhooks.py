@@ -13,7 +13,7 @@ from tests.devshop_harness import TEST_TOML, json_body
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "webhook-test-secret"  # noqa: S105 - a test app\'s client secret
+SECRET = "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"  # noqa: S105 - a test app's client secret
 ORDER = {"id": 820982911946154508, "admin_graphql_api_id": "gid://shopify/Order/820982911946154508",
          "email": "jon@doe.ca", "total_price": "403.00", "test": True}
 
@@ -111,10 +111,7 @@ def test_uninstall_sends_app_uninstalled_and_revokes_tokens(devshop, installed, 
 
 
 def test_compliance_webhooks_go_to_the_toml_uri(devshop, installed, app_stub):
-    customer_id = int(devshop.shell(
-        "from django.utils import timezone;from devshop.store.models import Customer, Shop;"
-        f"c=Customer.objects.create(shop=Shop.objects.get(domain={devshop.shop.domain!r}), email='ann@example.com',"
-        "phone='+4930123', created_at=timezone.now(), updated_at=timezone.now());print(c.pk)").strip())
+    customer_id = devshop.create_customer(devshop.shop, email="ann@example.com", phone="+4930123")["id"]
     devshop.send_compliance(devshop.shop, "customers/redact", installed["client_id"], customer_id=customer_id)
     devshop.send_compliance(devshop.shop, "shop/redact", installed["client_id"])
 

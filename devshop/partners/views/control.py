@@ -222,7 +222,7 @@ def _delivery_json(d: WebhookDelivery, with_payload: bool = False) -> dict:
         "attempt_log": [
             {"number": a.number, "at": a.attempted_at.isoformat(), "response_code": a.response_code,
              "error": a.error, "duration_ms": a.duration_ms}
-            for a in d.attempt_log.all()
+            for a in sorted(d.attempt_log.all(), key=lambda a: a.number)
         ],
     }
     if with_payload:

@@ -1,0 +1,1 @@
+"""Deterministic, fast seeding of realistic shops (see /work/shared/research/realistic-shops.md)."""
