@@ -26,10 +26,10 @@ class Customer(ShopScopedModel):
     last_name = models.CharField(max_length=255, blank=True, default="")
     email = models.CharField(max_length=255, blank=True, default="")
     phone = models.CharField(max_length=64, blank=True, default="")
-    # Shopify's CustomerEmailMarketingState / CustomerSmsMarketingState, lower-case
-    # ("subscribed", "not_subscribed", "unsubscribed", "pending", ...); "" when Shopify has no consent record.
+    # Shopify's CustomerEmailMarketingState, lower-case ("subscribed", "not_subscribed", "unsubscribed",
+    # "pending", ...); "" when the customer has no e-mail address. (SMS consent is not synced: the
+    # development store cannot serve defaultPhoneNumber.marketingState in bulk queries yet.)
     email_marketing_state = models.CharField(max_length=32, blank=True, default="")
-    sms_marketing_state = models.CharField(max_length=32, blank=True, default="")
     tags = ArrayField(models.CharField(max_length=255), default=list, blank=True)
     # The `facts.birth_date` customer metafield, when the shop keeps one.
     birth_date = models.DateField(null=True, blank=True)

@@ -30,7 +30,6 @@ class CustomerRecord:
     email: str
     phone: str
     email_marketing_state: str
-    sms_marketing_state: str
     tags: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -198,7 +197,6 @@ def customer_from_graphql(node: Mapping[str, Any]) -> CustomerRecord:
         email=_text(email_address.get("emailAddress")),
         phone=_text(phone_number.get("phoneNumber")),
         email_marketing_state=_lower(email_address.get("marketingState")),
-        sms_marketing_state=_lower(phone_number.get("marketingState")),
         tags=_tags(node.get("tags")),
         created_at=_required_datetime(node.get("createdAt"), "customer createdAt"),
         updated_at=_required_datetime(node.get("updatedAt"), "customer updatedAt"),
@@ -349,7 +347,6 @@ def customer_from_rest(payload: Mapping[str, Any]) -> CustomerRecord:
         email=_text(payload.get("email")),
         phone=_text(payload.get("phone")),
         email_marketing_state=email_state,
-        sms_marketing_state=_consent_state(payload.get("sms_marketing_consent")),
         tags=_tags(payload.get("tags")),
         created_at=created,
         updated_at=parse_datetime(payload.get("updated_at")) or created,
@@ -377,22 +374,36 @@ def _rest_line_item(item: Mapping[str, Any], order_shopify_id: int) -> LineItemR
     )
 
 
-def _rest_refund_amount(refund: Mapping[str, Any]) -> Decimal:
+def _rest_refund_amount(refund: Mapping[str, Any], shop_currency: str) -> Decimal:
     """What a REST refund gave back, in shop money.
 
-    The REST Refund has no total field. The money that moved is its successful `refund` transactions;
-    a refund without transactions (e.g. a restock-only refund) refunded nothing. Transactions carry
-    `amount_set.shop_money` in recent versions; older ones only `amount` (shop money when the order
-    was in the shop's currency, the only case where those versions omit the set).
+    The REST Refund has no total. Its successful `refund` transactions are the money that moved, but a
+    transaction's `amount` is in the PRESENTMENT currency (its `currency`); only some versions add
+    `amount_set.shop_money`. So: transactions when they are in shop money (or say so), otherwise the
+    refunded parts in shop money: line subtotals + their tax + refunded shipping. A refund without
+    successful transactions (a restock-only refund) refunded nothing.
     """
     if refund.get("total_refunded_set"):
         amount, _ = _shop_money(refund["total_refunded_set"], camel=False)
         return amount
+    transactions = [
+        tx for tx in refund.get("transactions") or []
+        if tx.get("kind") in (None, "refund") and tx.get("status") in (None, "success")
+    ]
+    if not transactions:
+        return ZERO
+    if all(tx.get("amount_set") or (tx.get("currency") or shop_currency) == shop_currency for tx in transactions):
+        return sum((_rest_money(tx, "amount") for tx in transactions), ZERO)
     total = ZERO
-    for tx in refund.get("transactions") or []:
-        if tx.get("kind") not in (None, "refund") or tx.get("status") not in (None, "success"):
-            continue
-        total += _rest_money(tx, "amount")
+    for line in refund.get("refund_line_items") or []:
+        total += _rest_money(line, "subtotal") + _rest_money(line, "total_tax")
+    for shipping in refund.get("refund_shipping_lines") or []:
+        amount, _ = _shop_money(shipping.get("subtotal_amount_set"), camel=False)
+        total += amount
+    for adjustment in refund.get("order_adjustments") or []:
+        if adjustment.get("kind") == "shipping_refund":
+            # Shopify records a shipping refund as a negative adjustment.
+            total -= _rest_money(adjustment, "amount")
     return total
 
 
@@ -409,9 +420,10 @@ def refund_from_rest(
         order_shopify_id=order_id,
         created_at=created,
         processed_at=parse_datetime(payload.get("processed_at")),
-        amount=_rest_refund_amount(payload),
+        amount=_rest_refund_amount(payload, shop_currency),
         currency=shop_currency,
-        updated_at=parse_datetime(payload.get("updated_at")) or created,
+        # REST refunds have no updated_at; processed_at is when it last changed (GraphQL reports the same).
+        updated_at=parse_datetime(payload.get("updated_at")) or parse_datetime(payload.get("processed_at")) or created,
     )
 
 

@@ -19,19 +19,25 @@ POLL_FIRST_SECONDS = 2
 POLL_MAX_SECONDS = 60
 MAX_TRANSIENT_RETRIES = 8
 
-TASK_OPTIONS = {
-    "acks_late": True,
-    "soft_time_limit": 540,
-    "time_limit": 600,
-    "queue": "sync",
-}
+TASK_OPTIONS = {"acks_late": True, "soft_time_limit": 540, "time_limit": 600}
+# Long syncs must never delay webhook processing (settings.CELERY_TASK_ROUTES keeps queues apart);
+# every enqueue here names the queue so the tasks land on it whatever the routes say.
+QUEUE = "sync"
+
+
+def enqueue_backfill(run_id: int, *, countdown: float | None = None, poll: int = 0) -> None:
+    backfill_run.apply_async((run_id,), {"poll": poll}, countdown=countdown, queue=QUEUE)
+
+
+def enqueue_reconcile(run_id: int) -> None:
+    reconcile_run.apply_async((run_id,), queue=QUEUE)
 
 
 def _schedule_poll(run_id: int, poll: int) -> None:
     delay = min(POLL_FIRST_SECONDS * (2**poll), POLL_MAX_SECONDS)
     # One poll chain per run: the finish webhook also calls the task, which would start a second one.
     if cache.add(f"commerce:backfill-poll:{run_id}", 1, timeout=max(delay - 1, 1)):
-        backfill_run.apply_async((run_id,), {"poll": poll + 1}, countdown=delay)
+        enqueue_backfill(run_id, countdown=delay, poll=poll + 1)
 
 
 @shared_task(bind=True, name="commerce.tasks.backfill_run", **TASK_OPTIONS)
@@ -48,7 +54,7 @@ def backfill_run(self, run_id: int, poll: int = 0) -> str:
             return Step.FAILED
         raise self.retry(exc=exc, countdown=min(2 ** (self.request.retries + 2), 300)) from exc
     if step == Step.CONTINUE:
-        backfill_run.delay(run_id)
+        enqueue_backfill(run_id)
     elif step in (Step.WAITING, Step.BUSY):
         _schedule_poll(run_id, poll if step == Step.WAITING else 0)
     return step

@@ -58,7 +58,12 @@ def home(request: HttpRequest) -> HttpResponse:
         error = ""
     except BadRange as exc:
         period, error = selectors.default_range(shop), str(exc)
-    context = {"nav": "home", "error": error, **_overview_context(shop, period)}
+    from commerce.models import Order
+
+    context = {
+        "nav": "home", "error": error, "synced_orders": Order.objects.for_shop(shop).count(),
+        **_overview_context(shop, period),
+    }
     return render(request, "reports/home.html", context, status=400 if error else 200)
 
 

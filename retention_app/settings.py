@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "shops",
     "shopify_sync",
     "commerce",
+    "discounts",
     "loyalty",
     "campaigns",
     "reports",
@@ -181,7 +182,21 @@ CELERY_TASK_ROUTES = {
     "campaigns.tasks.*": {"queue": "default"},
 }
 CELERY_QUEUES_ALL = "webhooks,sync,reports,mail,default"
-CELERY_BEAT_SCHEDULE: dict = {}  # filled in by retention_app.celery from each app's schedule
+CELERY_BEAT_SCHEDULE: dict = {  # more entries are merged in by retention_app.celery from each app's schedule
+    # Re-enqueue stored webhook deliveries nobody processed (broker down, worker crash); purge old ones.
+    "shopify-sync-sweep-webhook-inbox": {
+        "task": "shopify_sync.tasks.sweep_webhook_inbox",
+        "schedule": 60,
+        "options": {"queue": "webhooks"},
+    },
+    # Refit every shop's predicted-value model once a day (seconds, so settings need no celery import);
+    # a fit also runs after each backfill (reports.services.clv_fit_request).
+    "reports-clv-fit-all-shops": {
+        "task": "reports.tasks.clv_fit_all_shops",
+        "schedule": 60 * 60 * 24,
+        "options": {"queue": "reports"},
+    },
+}
 
 # --- E-mail (SMTP in production; the demo and tests use a local SMTP server)
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

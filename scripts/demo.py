@@ -11,6 +11,7 @@ Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import re
 import secrets
@@ -112,7 +113,7 @@ def main() -> int:
     parser.add_argument("--app-port", type=int, default=int(os.environ.get("APP_PORT", 8000)))
     parser.add_argument("--devshop-port", type=int, default=int(os.environ.get("DEVSHOP_PORT", 8001)))
     parser.add_argument("--shop", default="demo-de.myshopify.com")
-    parser.add_argument("--preset", default="de", help="seed preset of the demo shop (de, sv, et, el, mk)")
+    parser.add_argument("--preset", default="de", help="seed preset of the demo shop (de, se, ee, gr, mk)")
     parser.add_argument("--customers", type=int, default=int(os.environ.get("DEMO_CUSTOMERS", 3000)))
     parser.add_argument("--reseed", action="store_true", help="drop the demo databases and seed again")
     parser.add_argument("--no-serve", action="store_true", help="prepare and install, then stop (for checks)")
@@ -195,13 +196,18 @@ def main() -> int:
     run([PY, "-m", "devshop", "migrate", "--noinput", "-v0"], devshop_env)
 
     say(f"seeding {args.shop} (preset {args.preset}, {args.customers} customers; skipped when already seeded)")
-    run([PY, "-m", "devshop", "seed_shop", "--domain", args.shop, "--preset", args.preset,
-         "--customers", str(args.customers), "--if-missing"], devshop_env)
+    seeded_marker = VAR / f"demo-seeded-{args.shop}"
+    if args.reseed:
+        seeded_marker.unlink(missing_ok=True)
+    if not seeded_marker.exists():
+        run([PY, "-m", "devshop", "seed_shop", "--domain", args.shop, "--preset", args.preset,
+             "--customers", str(args.customers), "--reset"], devshop_env)
+        seeded_marker.write_text(f"{args.customers} customers\n")
     run([PY, "-m", "devshop", "register_app", "--toml", str(TOML), "--client-secret",
          secrets_env["SHOPIFY_API_SECRET"], "--application-url", app_url], devshop_env)
     staff_email, staff_password = "owner@" + args.shop, "demo-password"
     run([PY, "-m", "devshop", "create_staff", "--shop", args.shop, "--email", staff_email,
-         "--password", staff_password, "--owner"], devshop_env)
+         "--password", staff_password], devshop_env)
 
     procs: list[subprocess.Popen] = []
 
@@ -282,10 +288,12 @@ def install_app(devshop_url: str, app_url: str, shop: str, api_key: str, email: 
                                          "next": f"/store/{shop}/admin"}, headers={"Referer": login})
         if page.status_code != 200:
             sys.exit(f"could not log into the development store admin ({page.status_code})")
-        page = browser.get(f"{devshop_url}/store/{shop}/admin/apps/{api_key}/install")
+        # The admin's "Install app": with the legacy install flow Shopify loads application_url?hmac&shop&...,
+        # and the app redirects to the authorize page (the real OAuth redirects).
+        page = browser.get(f"{devshop_url}/store/{shop}/admin/oauth/install", params={"client_id": api_key})
         if "/admin/oauth/authorize" in str(page.url):
             csrf = browser.cookies.get("devshop_csrftoken", "")
-            form = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.text))
+            form = {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
             form.update({"csrfmiddlewaretoken": csrf, "decision": "approve"})
             page = browser.post(str(page.url), data=form, headers={"Referer": str(page.url)})
         if page.status_code != 200 or not str(page.url).startswith(admin_frame):

@@ -1,3 +1,5 @@
+pytest_plugins = ["tests.devshop_harness"]
+
 import pytest
 from django.utils import timezone
 

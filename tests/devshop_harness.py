@@ -45,6 +45,11 @@ OWNER_EMAIL, OWNER_PASSWORD = "owner@example.com", "devshop-owner"
 CUSTOMER_PASSWORD = "devshop"  # noqa: S105 - every storefront customer's password in the development store
 
 
+# Databases of servers this process runs: starting a second server on one of them would drop the
+# database under the first (DROP DATABASE ... WITH (FORCE)), so it is refused with a clear error.
+_RUNNING_DATABASES: set[str] = set()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -121,13 +126,24 @@ class DevshopServer:
         return result
 
     def start(self, timeout: float = 60) -> DevshopServer:
+        if self.db_name in _RUNNING_DATABASES:
+            raise RuntimeError(f"a devshop server of this test run already uses database {self.db_name!r}: "
+                               "pass another db_name")
+        _RUNNING_DATABASES.add(self.db_name)
+        try:
+            self._launch(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _launch(self, timeout: float) -> None:
         self._recreate_database()
         self.manage("migrate", "-v0")
-        log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self._log = log
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [PYTHON, "-m", "devshop", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=PROJECT_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=PROJECT_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -135,11 +151,10 @@ class DevshopServer:
                 raise RuntimeError(f"devshop exited with {self._process.returncode}:\n{self.log_path.read_text()}")
             try:
                 if self.http.get("/_devshop/health").text == "ok":
-                    return self
+                    return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        self.stop()
         raise RuntimeError(f"devshop did not become healthy in {timeout}s:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
@@ -151,8 +166,10 @@ class DevshopServer:
                 self._process.kill()
                 self._process.wait(5)
         self._process = None
+        _RUNNING_DATABASES.discard(self.db_name)
         if getattr(self, "_log", None):
             self._log.close()
+            self._log = None
         self.http.close()
 
     def __enter__(self) -> DevshopServer:

@@ -24,6 +24,8 @@ from django.db import connection, transaction
 from shops.models import Shop
 
 AFFECTED_TABLE = "commerce_affected_customers"
+_FRESH_CUSTOMER = "commerce_fresh_customer_summary"
+_FRESH_MONTH = "commerce_fresh_month_summary"
 
 # Counted orders of the shop, optionally only those of the affected customers.
 _COUNTED = """
@@ -37,8 +39,10 @@ _INSERT_CUSTOMER = """
     INSERT INTO commerce_customersummary (
         shop_id, customer_shopify_id, first_order_at, last_order_at, orders_count, net_revenue,
         refunded, currency)
-    SELECT %(shop)s, o.customer_shopify_id, min(o.processed_at), max(o.processed_at), count(*),
-           sum(o.total - o.total_refunded), sum(o.total_refunded), %(currency)s
+    SELECT %(shop)s AS shop_id, o.customer_shopify_id, min(o.processed_at) AS first_order_at,
+           max(o.processed_at) AS last_order_at, count(*)::integer AS orders_count,
+           sum(o.total - o.total_refunded) AS net_revenue, sum(o.total_refunded) AS refunded,
+           %(currency)s::varchar(3) AS currency
     {counted}
     GROUP BY o.customer_shopify_id
 """
@@ -47,7 +51,8 @@ _INSERT_MONTH = """
         shop_id, customer_shopify_id, month, orders_count, net_revenue, currency)
     SELECT %(shop)s, o.customer_shopify_id,
            date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date AS month,
-           count(*), sum(o.total - o.total_refunded), %(currency)s
+           count(*)::integer AS orders_count, sum(o.total - o.total_refunded) AS net_revenue,
+           %(currency)s::varchar(3) AS currency
     {counted}
     GROUP BY o.customer_shopify_id, month
 """
@@ -77,46 +82,55 @@ def summaries_refresh_affected(cur, shop: Shop) -> int:
         return 0
     params = _params(shop)
     counted = _COUNTED.format(join=_JOIN_AFFECTED)
-    # Upsert the fresh aggregates (rows keep their ids; unchanged ones are not rewritten), then drop
-    # the rows of affected customers (or months) that no longer have a counted order.
+    cur.execute(f"ANALYZE {AFFECTED_TABLE}")  # temp tables have no statistics until analysed
+    # Aggregate the affected customers' counted orders once, into temp tables; then upsert the summary
+    # rows from them (ids kept, unchanged rows not rewritten) and delete the affected customers' rows
+    # (or months) that have no counted order any more: an anti-join of two small temp tables.
+    for fresh, insert in ((_FRESH_CUSTOMER, _INSERT_CUSTOMER), (_FRESH_MONTH, _INSERT_MONTH)):
+        cur.execute(f"DROP TABLE IF EXISTS {fresh}")
+        select = insert.format(counted=counted).split("SELECT", 1)[1]
+        cur.execute(f"CREATE TEMP TABLE {fresh} ON COMMIT DROP AS SELECT {select}", params)
     cur.execute(
-        _INSERT_CUSTOMER.format(counted=counted)
-        + """ ON CONFLICT (shop_id, customer_shopify_id) DO UPDATE SET
+        f"""INSERT INTO commerce_customersummary (
+                shop_id, customer_shopify_id, first_order_at, last_order_at, orders_count, net_revenue,
+                refunded, currency)
+            SELECT * FROM {_FRESH_CUSTOMER}
+            ON CONFLICT (shop_id, customer_shopify_id) DO UPDATE SET
                 first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at,
                 orders_count = excluded.orders_count, net_revenue = excluded.net_revenue,
                 refunded = excluded.refunded, currency = excluded.currency
-              WHERE (commerce_customersummary.first_order_at, commerce_customersummary.last_order_at,
-                     commerce_customersummary.orders_count, commerce_customersummary.net_revenue,
-                     commerce_customersummary.refunded, commerce_customersummary.currency)
-                    IS DISTINCT FROM (excluded.first_order_at, excluded.last_order_at, excluded.orders_count,
-                                      excluded.net_revenue, excluded.refunded, excluded.currency)""",
+            WHERE (commerce_customersummary.first_order_at, commerce_customersummary.last_order_at,
+                   commerce_customersummary.orders_count, commerce_customersummary.net_revenue,
+                   commerce_customersummary.refunded, commerce_customersummary.currency)
+                  IS DISTINCT FROM (excluded.first_order_at, excluded.last_order_at, excluded.orders_count,
+                                    excluded.net_revenue, excluded.refunded, excluded.currency)""",
         params,
     )
     cur.execute(
-        _INSERT_MONTH.format(counted=counted)
-        + """ ON CONFLICT (shop_id, customer_shopify_id, month) DO UPDATE SET
+        f"""INSERT INTO commerce_customermonthsummary (
+                shop_id, customer_shopify_id, month, orders_count, net_revenue, currency)
+            SELECT * FROM {_FRESH_MONTH}
+            ON CONFLICT (shop_id, customer_shopify_id, month) DO UPDATE SET
                 orders_count = excluded.orders_count, net_revenue = excluded.net_revenue,
                 currency = excluded.currency
-              WHERE (commerce_customermonthsummary.orders_count, commerce_customermonthsummary.net_revenue,
-                     commerce_customermonthsummary.currency)
-                    IS DISTINCT FROM (excluded.orders_count, excluded.net_revenue, excluded.currency)""",
+            WHERE (commerce_customermonthsummary.orders_count, commerce_customermonthsummary.net_revenue,
+                   commerce_customermonthsummary.currency)
+                  IS DISTINCT FROM (excluded.orders_count, excluded.net_revenue, excluded.currency)""",
         params,
     )
     cur.execute(
-        f"""DELETE FROM commerce_customersummary s USING {AFFECTED_TABLE} a
-            WHERE s.shop_id = %(shop)s AND s.customer_shopify_id = a.customer_shopify_id
-              AND NOT EXISTS (SELECT 1 FROM commerce_order o
-                              WHERE o.shop_id = %(shop)s AND o.customer_shopify_id = s.customer_shopify_id
-                                AND NOT o.test AND o.cancelled_at IS NULL)""",
+        f"""DELETE FROM commerce_customersummary s
+            USING (SELECT customer_shopify_id FROM {AFFECTED_TABLE}
+                   EXCEPT SELECT customer_shopify_id FROM {_FRESH_CUSTOMER}) gone
+            WHERE s.shop_id = %(shop)s AND s.customer_shopify_id = gone.customer_shopify_id""",
         params,
     )
     cur.execute(
-        f"""DELETE FROM commerce_customermonthsummary s USING {AFFECTED_TABLE} a
+        f"""DELETE FROM commerce_customermonthsummary s
+            USING {AFFECTED_TABLE} a
             WHERE s.shop_id = %(shop)s AND s.customer_shopify_id = a.customer_shopify_id
-              AND NOT EXISTS (SELECT 1 FROM commerce_order o
-                              WHERE o.shop_id = %(shop)s AND o.customer_shopify_id = s.customer_shopify_id
-                                AND NOT o.test AND o.cancelled_at IS NULL
-                                AND date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date = s.month)""",
+              AND NOT EXISTS (SELECT 1 FROM {_FRESH_MONTH} f
+                              WHERE f.customer_shopify_id = s.customer_shopify_id AND f.month = s.month)""",
         params,
     )
     return affected

@@ -16,14 +16,14 @@ def sync_request(*, shop: Shop, kind: str = OrderSyncRun.Kind.BACKFILL) -> Order
 
     The Celery task is sent after commit, so it always finds its run row.
     """
-    from ..tasks import backfill_run, reconcile_run
+    from ..tasks import enqueue_backfill, enqueue_reconcile
 
     with transaction.atomic():
         run, created = sync_run_request(shop=shop, kind=kind)
         if created:
-            task = backfill_run if kind == OrderSyncRun.Kind.BACKFILL else reconcile_run
+            enqueue = enqueue_backfill if kind == OrderSyncRun.Kind.BACKFILL else enqueue_reconcile
             run_id = run.pk
-            transaction.on_commit(lambda: task.delay(run_id))
+            transaction.on_commit(lambda: enqueue(run_id))
     return run
 
 

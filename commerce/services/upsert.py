@@ -46,8 +46,8 @@ EMPTY = UpsertResult(0, 0)
 _CUSTOMER_STAGE = "commerce_stage_customer"
 _CUSTOMER_NEWEST = "commerce_stage_customer_newest"
 _CUSTOMER_COLUMNS = (
-    "shopify_id", "first_name", "last_name", "email", "phone", "email_marketing_state",
-    "sms_marketing_state", "tags", "birth_date", "birth_date_known", "created_at", "updated_at",
+    "shopify_id", "first_name", "last_name", "email", "phone", "email_marketing_state", "tags",
+    "birth_date", "birth_date_known", "created_at", "updated_at",
 )
 
 
@@ -66,7 +66,7 @@ def customers_upsert(*, shop: Shop, records: Sequence[CustomerRecord]) -> Upsert
         cur.execute(
             f"""CREATE TEMP TABLE {_CUSTOMER_STAGE} (
                 shopify_id bigint NOT NULL, first_name text, last_name text, email text, phone text,
-                email_marketing_state text, sms_marketing_state text, tags varchar(255)[], birth_date date,
+                email_marketing_state text, tags varchar(255)[], birth_date date,
                 birth_date_known boolean, created_at timestamptz, updated_at timestamptz
             ) ON COMMIT DROP"""
         )
@@ -76,7 +76,7 @@ def customers_upsert(*, shop: Shop, records: Sequence[CustomerRecord]) -> Upsert
             _CUSTOMER_COLUMNS,
             (
                 (r.shopify_id, r.first_name[:255], r.last_name[:255], r.email[:255], r.phone[:64],
-                 r.email_marketing_state, r.sms_marketing_state, r.tags, r.birth_date, r.birth_date_known,
+                 r.email_marketing_state, r.tags, r.birth_date, r.birth_date_known,
                  r.created_at, r.updated_at)
                 for r in records
             ),
@@ -94,14 +94,14 @@ def customers_upsert(*, shop: Shop, records: Sequence[CustomerRecord]) -> Upsert
             f"""
             INSERT INTO commerce_customer AS t (
                 shop_id, shopify_id, first_name, last_name, email, phone, email_marketing_state,
-                sms_marketing_state, tags, birth_date, created_at, updated_at, deleted_at, synced_at)
+                tags, birth_date, created_at, updated_at, deleted_at, synced_at)
             SELECT %(shop)s, shopify_id, first_name, last_name, email, phone, email_marketing_state,
-                   sms_marketing_state, tags, birth_date, created_at, updated_at, NULL, now()
+                   tags, birth_date, created_at, updated_at, NULL, now()
             FROM {_CUSTOMER_NEWEST}
             ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
                 first_name = excluded.first_name, last_name = excluded.last_name, email = excluded.email,
                 phone = excluded.phone, email_marketing_state = excluded.email_marketing_state,
-                sms_marketing_state = excluded.sms_marketing_state, tags = excluded.tags,
+                tags = excluded.tags,
                 birth_date = CASE WHEN (SELECT n.birth_date_known FROM {_CUSTOMER_NEWEST} n
                                         WHERE n.shopify_id = excluded.shopify_id)
                                   THEN excluded.birth_date ELSE t.birth_date END,
@@ -129,8 +129,8 @@ def customer_mark_deleted(*, shop: Shop, shopify_id: int, deleted_at: dt.datetim
             """
             INSERT INTO commerce_customer AS t (
                 shop_id, shopify_id, first_name, last_name, email, phone, email_marketing_state,
-                sms_marketing_state, tags, birth_date, created_at, updated_at, deleted_at, synced_at)
-            VALUES (%(shop)s, %(id)s, '', '', '', '', '', '', '{}', NULL, %(at)s, %(at)s, %(at)s, now())
+                tags, birth_date, created_at, updated_at, deleted_at, synced_at)
+            VALUES (%(shop)s, %(id)s, '', '', '', '', '', '{}', NULL, %(at)s, %(at)s, %(at)s, now())
             ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
                 deleted_at = excluded.deleted_at,
                 updated_at = GREATEST(t.updated_at, excluded.updated_at),

@@ -60,7 +60,7 @@ def handle_customer_delete_webhook(
 
 def handle_bulk_operation_finish_webhook(*, shop: Shop, payload: Mapping[str, Any], **_: Any) -> int:
     """bulk_operations/finish: wake the backfill waiting on that operation (the poll is the fallback)."""
-    from ..tasks import backfill_run
+    from ..tasks import enqueue_backfill
     from .backfill import backfill_run_for_bulk_operation
 
     gid = payload.get("admin_graphql_api_id") or ""
@@ -68,5 +68,5 @@ def handle_bulk_operation_finish_webhook(*, shop: Shop, payload: Mapping[str, An
     if run is None:
         return 0  # another app feature's operation, or a run that already moved on
     run_id = run.pk
-    transaction.on_commit(lambda: backfill_run.delay(run_id))
+    transaction.on_commit(lambda: enqueue_backfill(run_id))
     return 1

@@ -144,12 +144,19 @@ class DeliveryWorker:
             thread.join(timeout)
 
     def _run(self) -> None:
+        is_first = threading.current_thread().name.endswith("-0")
+        last_redact_check = 0.0
         timeout = request_timeout()
         with httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0)), follow_redirects=False,
                           trust_env=False) as client:
             while not self._stop.is_set():
                 try:
                     close_old_connections()
+                    if is_first and time.monotonic() - last_redact_check > 1.0:
+                        last_redact_check = time.monotonic()
+                        from .services.webhooks import shop_redacts_due
+
+                        shop_redacts_due()
                     if not deliver_next(client):
                         self._stop.wait(self.poll_interval)
                 except Exception:  # noqa: BLE001 - keep the worker alive; the next loop retries

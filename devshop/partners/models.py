@@ -68,6 +68,9 @@ class Installation(models.Model):
     granted_scopes = models.JSONField(default=list)
     installed_at = models.DateTimeField(default=timezone.now)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
+    # Shopify sends shop/redact 48 h after an uninstall unless the app is reinstalled meanwhile.
+    shop_redact_due_at = models.DateTimeField(null=True, blank=True)
+    shop_redact_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop", "app"], name="partners_installation_shop_app_uniq")]

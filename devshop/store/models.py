@@ -4,7 +4,12 @@ Ids are Shopify-like 64-bit integers: every table's identity column is restarted
 migration 0002 (the ids of Shopify's own documentation samples, all above 2**53), so an app that parses
 ids through a float, or truncates them, breaks here the way it would break against Shopify.
 Money is Decimal(20, 3) beside a currency code. Timestamps are stored in UTC.
+
+Nullable text columns are deliberate: they mirror Shopify fields that are null rather than empty
+(an order's email, a guest's customer, a missing phone), and the APIs must tell the two apart.
+These rows are never shown in a Django admin, hence no __str__ beyond Shop's.
 """
+# ruff: noqa: DJ001, DJ008
 from django.db import models
 from django.db.models.functions import Upper
 

@@ -249,7 +249,8 @@ def order_payload(o: Order) -> dict:
         "current_total_tax_set": _set(o.total_tax - refunded_tax, cur, o.total_tax_pres - refunded_tax_pres, pres),
         "customer_locale": o.customer_locale,
         "device_id": None,
-        "discount_codes": o.discount_codes,
+        # Shopify's discount_codes entries are exactly {code, amount, type}; the value lives in discount_applications.
+        "discount_codes": [{"code": d["code"], "amount": d["amount"], "type": d["type"]} for d in o.discount_codes],
         "duties_included": False,
         "email": o.email,
         "estimated_taxes": False,

@@ -273,7 +273,7 @@ def order_place(*, shop: Shop, data: dict) -> Order:
             if node.value_type == "percentage":
                 amount = _q(line_total * node.value)
                 discount_rows.append({"code": redeem.code, "amount": str(amount), "type": "percentage",
-                                      "value": str((node.value * 100).normalize())})
+                                      "value": format((node.value * 100).normalize(), "f")})
             else:
                 amount = min(_q(node.value), line_total)
                 discount_rows.append({"code": redeem.code, "amount": str(amount), "type": "fixed_amount",

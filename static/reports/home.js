@@ -60,7 +60,8 @@
     const bar = document.getElementById("sync-progress");
     const error = document.getElementById("sync-error");
     const retry = document.getElementById("sync-retry");
-    let wasActive = false;
+    // Orders synced when the numbers on screen were computed: when the count moves, the numbers are stale.
+    let shownOrders = Number(panel.dataset.syncedOrders || 0);
     retry.addEventListener("click", async () => {
       retry.disabled = true;
       await fetch(panel.dataset.retryUrl, { method: "POST" });
@@ -98,8 +99,10 @@
         }
       }
       retry.hidden = !s.can_retry;
-      if (wasActive && !s.active) loadOverview(new URLSearchParams(new FormData(document.getElementById("range-form"))));
-      wasActive = Boolean(s.active);
+      if (s.orders !== shownOrders && !s.active) {
+        shownOrders = s.orders;
+        loadOverview(new URLSearchParams(new FormData(document.getElementById("range-form"))));
+      }
       setTimeout(tick, s.active ? 1500 : 15000);
     }
     tick();

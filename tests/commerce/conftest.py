@@ -9,7 +9,7 @@ def order_rows():
     def rows(shop):
         fields = {
             Customer: ["shopify_id", "first_name", "last_name", "email", "phone", "email_marketing_state",
-                       "sms_marketing_state", "tags", "birth_date", "created_at", "updated_at", "deleted_at"],
+                       "tags", "birth_date", "created_at", "updated_at", "deleted_at"],
             Order: ["shopify_id", "name", "customer_shopify_id", "email", "created_at", "processed_at",
                     "updated_at", "cancelled_at", "cancel_reason", "financial_status", "fulfillment_status",
                     "currency", "presentment_currency", "subtotal", "total_discounts", "total_shipping",

@@ -90,3 +90,16 @@ def test_ids_and_money_reject_lossy_input():
     body["total_price"] = 112.1  # a float would lose cents
     with pytest.raises(ShapeError):
         order_from_rest(body)
+
+
+def test_rest_refund_in_a_foreign_presentment_currency_is_read_in_shop_money():
+    # The transaction amount is the buyer's USD; the shop money comes from the refunded parts.
+    body = {
+        "id": BIG_ID + 9, "order_id": BIG_ID, "created_at": "2026-03-06T05:00:00-05:00",
+        "processed_at": "2026-03-06T05:00:00-05:00",
+        "refund_line_items": [{"subtotal": 40.0, "subtotal_set": {"shop_money": {"amount": "40.00", "currency_code": "EUR"}},
+                               "total_tax": 7.6, "total_tax_set": {"shop_money": {"amount": "7.60", "currency_code": "EUR"}}}],
+        "refund_shipping_lines": [{"subtotal_amount_set": {"shop_money": {"amount": "5.00", "currency_code": "EUR"}}}],
+        "transactions": [{"kind": "refund", "status": "success", "amount": "57.30", "currency": "USD"}],
+    }
+    assert refund_from_rest(body, "EUR").amount == Decimal("52.60")

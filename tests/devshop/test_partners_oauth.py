@@ -230,3 +230,71 @@ def test_invalid_and_expired_tokens_get_401_from_the_admin_api(devshop, app, app
     expired = devshop.http.post(graphql, json={"query": "{ shop { name } }"},
                                 headers={"X-Shopify-Access-Token": token})
     assert expired.status_code == 401
+
+
+def test_legacy_install_flow_sends_the_merchant_to_the_app_url(devshop, app_stub, tmp_path):
+    toml = tmp_path / "legacy.toml"
+    toml.write_text(TEST_TOML.read_text().replace('client_id = "devshop-test-client-id"', 'client_id = "legacy-app"')
+                    .replace("use_legacy_install_flow = false", "use_legacy_install_flow = true"))
+    app = devshop.register_app(application_url=app_stub.url, toml=toml, client_secret=SECRET)
+    client = devshop.admin_client(devshop.shop)
+
+    response = client.get(f"/store/{devshop.shop.domain}/admin/oauth/install?client_id={app['client_id']}")
+
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(app_stub.url + "?")
+    params = query_of(location)
+    assert set(params) == {"hmac", "host", "shop", "timestamp"}
+    shopify.Session.setup(api_key=app["client_id"], secret=SECRET)
+    assert shopify.Session.validate_hmac(params)
+
+
+def test_non_expiring_offline_token_migrates_to_an_expiring_one(devshop, app, app_stub):
+    params = install_with_code(devshop, app, app_stub)
+    creds = {"client_id": app["client_id"], "client_secret": SECRET}
+    legacy = exchange(devshop, {**creds, "code": params["code"]}).json()["access_token"]
+
+    migrated = exchange(devshop, {
+        **creds,
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token": legacy,
+        "subject_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
+        "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
+        "expiring": "1",
+    })
+
+    assert migrated.status_code == 200, migrated.text
+    assert migrated.json()["expires_in"] == 3600 and migrated.json()["refresh_token"]
+    graphql = f"/store/{devshop.shop.domain}/admin/api/2026-10/graphql.json"
+    old = devshop.http.post(graphql, json={"query": "{ shop { name } }"}, headers={"X-Shopify-Access-Token": legacy})
+    assert old.status_code == 401  # the non-expiring token is revoked by the migration
+
+
+def test_concurrent_first_token_exchanges_install_once(devshop, app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    shop = devshop.create_shop("race-shop")
+    devshop.create_staff(shop)
+    id_token = devshop.session_token(shop, app["client_id"])
+    body = {"client_id": app["client_id"], "client_secret": SECRET,
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": id_token,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token", "expiring": 1}
+
+    def call(_):
+        with httpx.Client(base_url=devshop.base_url, trust_env=False, timeout=30) as client:
+            return client.post(f"/store/{shop.domain}/admin/oauth/access_token", json=body)
+
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(call, range(6)))
+
+    assert [r.status_code for r in responses] == [200] * 6, [r.text for r in responses]
+    assert len({r.json()["access_token"] for r in responses}) == 6
+    count = devshop.shell(
+        "from devshop.partners.models import Installation;"
+        f"print(Installation.objects.filter(shop__domain={shop.domain!r}).count())").strip()
+    assert count == "1"
+    devshop.uninstall(shop, app["client_id"])

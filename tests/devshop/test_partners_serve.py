@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -12,8 +13,15 @@ pytestmark = pytest.mark.e2e
 
 def test_retries_stop_after_eight_tries_and_sigterm_stops_cleanly():
     db = os.environ.get("DEVSHOP_TEST_DB", "devshop_test") + "_serve"
-    server = DevshopServer(db_name=db, backoff_scale=0.0002).start()  # the 4 h schedule in ~3 s
-    stub = AppStub(responder=lambda rec: (500, {}, b"nope")).start()
+    server = DevshopServer(db_name=db, backoff_scale=0.0002, webhook_timeout=0.5,  # 4 h of retries in ~3 s
+                           extra_env={"DEVSHOP_SHOP_REDACT_DELAY_SECONDS": "1"}).start()
+
+    def respond(rec):
+        if rec.path == "/webhooks/orders" and not any(r.path == "/webhooks/orders" for r in stub.requests[:-1]):
+            time.sleep(1.0)  # the first try outlives the timeout
+        return 500, {}, b"nope"
+
+    stub = AppStub(responder=respond).start()
     try:
         shop = server.create_shop("retry-shop")
         server.create_staff(shop)
@@ -30,8 +38,14 @@ def test_retries_stop_after_eight_tries_and_sigterm_stops_cleanly():
         [delivery] = server.wait_for_deliveries(shop, lambda rows: rows and rows[0]["status"] == "failed",
                                                 timeout=30, topic="orders/create")
         assert delivery["attempts"] == 8
-        assert [a["response_code"] for a in delivery["attempt_log"]] == [500] * 8
+        log = delivery["attempt_log"]
+        assert (log[0]["response_code"], log[0]["error"]) == (None, "timeout")
+        assert [a["response_code"] for a in log[1:]] == [500] * 7
         assert len([r for r in stub.requests if r.path == "/webhooks/orders"]) == 8
+
+        # shop/redact follows an uninstall by itself once its delay (48 h on Shopify) has passed
+        server.uninstall(shop)
+        stub.wait_for(lambda reqs: any(r.headers.get("X-Shopify-Topic") == "shop/redact" for r in reqs), timeout=15)
     finally:
         stub.stop()
         process = server._process

@@ -107,7 +107,13 @@ def test_uninstall_sends_app_uninstalled_and_revokes_tokens(devshop, installed, 
     graphql = devshop.http.post(f"/store/{devshop.shop.domain}/admin/api/2026-10/graphql.json",
                                 json={"query": "{ shop { name } }"},
                                 headers={"X-Shopify-Access-Token": installed["access_token"]})
-    assert graphql.status_code in (401, 404)  # 404 until the store's endpoint exists
+    assert graphql.status_code == 401
+    # shop/redact is scheduled 48 h out; the control API sends it now, once.
+    redact = devshop.send_compliance(devshop.shop, "shop/redact", installed["client_id"])
+    assert redact["topic"] == "shop/redact"
+    again = devshop.http.post(f"/_devshop/shops/{devshop.shop.domain}/apps/{installed['client_id']}"
+                              "/compliance/shop/redact", json={})
+    assert again.status_code == 400
 
 
 def test_compliance_webhooks_go_to_the_toml_uri(devshop, installed, app_stub):
@@ -152,6 +158,24 @@ def test_subscription_api_over_graphql(devshop, installed, app_stub):
     listed = devshop.http.post(url, json={"query": "{ webhookSubscriptions(first: 10) { nodes { id uri } } }"},
                                headers=headers).json()["data"]["webhookSubscriptions"]["nodes"]
     assert [n["uri"] for n in listed] == [app_stub.url + "/webhooks/customers"]
+    filtered = {"topic": "ORDERS_PAID", "sub": {"uri": app_stub.url + "/webhooks/big-orders",
+                                               "filter": "total_price:>100 AND test:false"}}
+    created = devshop.http.post(url, json={"query": create, "variables": filtered}, headers=headers).json()
+    assert created["data"]["webhookSubscriptionCreate"]["userErrors"] == []
+    devshop.emit(devshop.shop, "orders/paid", {"id": 1, "total_price": "50.00", "test": False})
+    devshop.emit(devshop.shop, "orders/paid", {"id": 2, "total_price": "150.00", "test": True})
+    devshop.emit(devshop.shop, "orders/paid", {"id": 3, "total_price": "150.00", "test": False})
+    app_stub.wait_for(lambda reqs: any(r.path == "/webhooks/big-orders" for r in reqs))
+    devshop.wait_for_deliveries(devshop.shop, lambda rows: rows and all(r["status"] == "delivered" for r in rows),
+                                topic="orders/paid")
+    assert [json_body(r)["id"] for r in app_stub.requests if r.path == "/webhooks/big-orders"] == [3]
+
+    installation = devshop.http.post(url, json={"query": "{ currentAppInstallation { id launchUrl "
+                                                         "accessScopes { handle } app { apiKey title } } }"},
+                                     headers=headers).json()
+    assert installation["data"]["currentAppInstallation"]["app"]["apiKey"] == installed["client_id"]
+    assert {"handle": "read_orders"} in installation["data"]["currentAppInstallation"]["accessScopes"]
+
     deleted = devshop.http.post(url, json={"query": "mutation($id: ID!) { webhookSubscriptionDelete(id: $id) { "
                                                    "deletedWebhookSubscriptionId userErrors { message } } }",
                                            "variables": {"id": listed[0]["id"]}}, headers=headers).json()

@@ -30,7 +30,7 @@ import jwt
 import pytest
 
 API_KEY = "test-api-key"
-API_SECRET = "test-api-secret"
+API_SECRET = "test-api-secret-0123456789abcdef0123456789"
 
 
 # --- Shopify-side signing, written independently of the app's code --------------------------------

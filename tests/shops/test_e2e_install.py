@@ -21,7 +21,7 @@ APP_URL = "https://retention.example.com"  # the application_url of shopify.app.
 
 @pytest.fixture(scope="module")
 def devshop_install():
-    server = DevshopServer(db_name=os.environ.get("DEVSHOP_TEST_DB", "devshop_test_shops"))
+    server = DevshopServer(db_name="devshop_test_shops")
     try:
         server.start()
     except RuntimeError as exc:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from shops.models import OAuthState, Shop
 from shops.request_signing import InvalidShopifyRequest, admin_request_verify, query_hmac
 
-from .conftest import API_KEY, shopify_hmac, signed_query
+from .conftest import API_KEY, API_SECRET, shopify_hmac, signed_query
 
 SHOP = "alpha-shop.myshopify.com"
 OTHER = "beta-shop.myshopify.com"
@@ -37,7 +37,7 @@ def callback(client, *, shop=SHOP, code="", state="", **extra):
 
 def test_query_hmac_matches_shopify_reference_encoding_including_arrays():
     params = {"shop": SHOP, "timestamp": "1337178173", "ids[]": ["1", "22"], "weird=key": "a&b%c"}
-    assert query_hmac(params, "test-api-secret") == shopify_hmac(params)
+    assert query_hmac(params, API_SECRET) == shopify_hmac(params)
 
 
 def test_array_parameters_are_signed_as_a_json_style_list():
@@ -57,7 +57,7 @@ def test_repeated_scalar_parameter_is_refused():
 
 def test_old_secret_is_accepted_during_rotation(settings):
     settings.SHOPIFY_API_SECRET = "new-secret"
-    settings.SHOPIFY_API_SECRET_OLD = "test-api-secret"
+    settings.SHOPIFY_API_SECRET_OLD = API_SECRET
     query = QueryDict(signed_query({"shop": SHOP}))  # signed with the old secret
     assert admin_request_verify(query) == SHOP
 

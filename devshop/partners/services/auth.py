@@ -93,6 +93,7 @@ def installation_grant(*, shop, app: App, scopes: list[str]) -> Installation:
             if installation.uninstalled_at is not None:
                 installation.installed_at = timezone.now()
                 installation.uninstalled_at = None
+                installation.shop_redact_due_at = installation.shop_redact_sent_at = None
             installation.granted_scopes = scopes
             installation.save()
         toml_subscriptions_sync(installation=installation)
@@ -103,12 +104,26 @@ def active_installation(*, shop, app: App) -> Installation | None:
     return Installation.objects.filter(shop=shop, app=app, uninstalled_at__isnull=True).first()
 
 
+def shop_redact_delay() -> timedelta:
+    """48 h as on Shopify; DEVSHOP_SHOP_REDACT_DELAY_SECONDS shortens it for demos and tests."""
+    import os
+
+    from django.conf import settings
+
+    value = getattr(settings, "DEVSHOP_SHOP_REDACT_DELAY_SECONDS", None) or os.environ.get(
+        "DEVSHOP_SHOP_REDACT_DELAY_SECONDS", 48 * 3600
+    )
+    return timedelta(seconds=float(value))
+
+
 def installation_revoke(*, installation: Installation) -> None:
-    """Mark uninstalled and revoke every token and API subscription (Shopify deletes them)."""
+    """Mark uninstalled, schedule shop/redact, revoke every token and delete the API subscriptions
+    (Shopify deletes them)."""
     now = timezone.now()
     with transaction.atomic():
         installation.uninstalled_at = now
-        installation.save(update_fields=["uninstalled_at"])
+        installation.shop_redact_due_at = now + shop_redact_delay()
+        installation.save(update_fields=["uninstalled_at", "shop_redact_due_at"])
         installation.access_tokens.filter(revoked_at__isnull=True).update(revoked_at=now)
         installation.webhook_subscriptions.all().delete()
 

@@ -303,6 +303,31 @@ def compliance_emit(*, shop, app: App, topic: str, payload: dict) -> WebhookDeli
     return delivery
 
 
+def shop_redact_send(*, installation: Installation) -> WebhookDelivery | None:
+    """Send shop/redact for an uninstalled installation now (once). None if the app declares no
+    shop/redact URI or it was sent already."""
+    from ..payloads import shop_redact
+
+    with transaction.atomic():
+        row = Installation.objects.select_for_update().select_related("app", "shop").get(pk=installation.pk)
+        if row.shop_redact_sent_at is not None or "shop/redact" not in row.app.compliance_uris:
+            return None
+        row.shop_redact_sent_at = timezone.now()
+        row.save(update_fields=["shop_redact_sent_at"])
+        return compliance_emit(shop=row.shop, app=row.app, topic="shop/redact", payload=shop_redact(shop=row.shop))
+
+
+def shop_redacts_due() -> int:
+    """Send every shop/redact whose 48 h have passed (called by the delivery worker)."""
+    due = Installation.objects.filter(uninstalled_at__isnull=False, shop_redact_sent_at__isnull=True,
+                                      shop_redact_due_at__lte=timezone.now())
+    sent = 0
+    for installation in due:
+        if shop_redact_send(installation=installation) is not None:
+            sent += 1
+    return sent
+
+
 def app_uninstall(*, installation: Installation) -> None:
     """The merchant removes the app: app/uninstalled goes out (the Shop resource), then tokens are
     revoked. Shopify sends shop/redact 48 h later; devshop sends it when the control API asks."""

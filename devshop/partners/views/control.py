@@ -8,12 +8,12 @@ import json
 from functools import wraps
 from pathlib import Path
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import payloads
-from ..models import StaffMember, WebhookDelivery, WebhookFault
+from ..models import Installation, StaffMember, WebhookDelivery, WebhookFault
 from ..services import (
     AppConfigError,
     app_register_from_toml,
@@ -23,6 +23,7 @@ from ..services import (
     webhook_emit,
     webhook_fault_add,
 )
+from ..services.webhooks import shop_redact_send
 from ..session_tokens import session_token_mint
 from .common import active_installation, get_app, get_shop
 
@@ -41,6 +42,8 @@ def json_view(view):
             return view(request, body, *args, **kwargs)
         except (BadRequest, ValueError) as exc:
             return JsonResponse({"error": str(exc)}, status=400)
+        except Http404 as exc:
+            return JsonResponse({"error": str(exc)}, status=404)
 
     return csrf_exempt(wrapper)
 
@@ -154,6 +157,12 @@ def compliance(request, body, shop_domain, client_id, topic):
     elif topic == "customers/redact":
         payload = payloads.customers_redact(shop=shop, customer=_customer(shop, body))
     elif topic == "shop/redact":
+        installation = Installation.objects.filter(shop=shop, app=app, uninstalled_at__isnull=False).first()
+        if installation is not None:  # the scheduled one, sent now instead of 48 h after uninstall
+            delivery = shop_redact_send(installation=installation)
+            if delivery is None:
+                raise BadRequest("shop/redact was already sent for this uninstall")
+            return JsonResponse(_delivery_json(delivery), status=201)
         payload = payloads.shop_redact(shop=shop)
     else:
         raise BadRequest(f"{topic} is not a compliance topic")

@@ -1,5 +1,8 @@
 """Compile a bulk query document into SQL plans (one per connection) that emit finished JSONL lines.
 
+SQL text comes only from the specs in fields.py and from GraphQL names (which the GraphQL grammar limits
+to [_A-Za-z][_0-9A-Za-z]*); every value from the request (field arguments) is a bound parameter.
+
 Validation follows Shopify's bulk query rules: a valid document with one query operation, at least one
 connection and at most five, connections nested at most two levels deep, and a supported root connection
 (`orders` or `customers`). Fields devshop cannot produce in bulk are refused up front, by name.
@@ -157,7 +160,7 @@ class _Compiler:
             if sub_out["joins"] or sub_out["children"]:
                 raise BulkQueryError(f"devshop does not support relations or connections inside `{path}`.")
             order = spec.order.format(a=la)
-            return (f"(SELECT coalesce(json_agg({inner} ORDER BY {la}.{order}), '[]'::json) "
+            return (f"(SELECT coalesce(json_agg({inner} ORDER BY {la}.{order}), '[]'::json) "  # noqa: S608
                     f"FROM {target.table} {la} WHERE {la}.{spec.fk} = {ctx['a']}.id)")
         if isinstance(spec, C):
             self._require(spec.scope, path)

@@ -9,6 +9,7 @@ cancellation is noticed.
 """
 import logging
 import os
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,8 @@ from .compiler import BulkAccessDenied, BulkPlan, BulkQueryError, Plan, compile_
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = int(os.environ.get("DEVSHOP_BULK_BATCH", "20000"))
+# Id ranges of one operation exported in parallel (one PostgreSQL connection each).
+PARALLEL = int(os.environ.get("DEVSHOP_BULK_PARALLEL", str(min(4, max(2, os.cpu_count() or 2)))))
 MAX_RUNNING_PER_SHOP = 5  # API versions >= 2026-01 allow five bulk queries at a time per shop
 _pool = ThreadPoolExecutor(max_workers=int(os.environ.get("DEVSHOP_BULK_WORKERS", "4")),
                            thread_name_prefix="bulk")
@@ -81,16 +84,88 @@ def _root_where(shop: Shop, plan: BulkPlan, scopes: set[str]) -> tuple[str, list
 
 
 def _sql_for(plan: Plan, where: str) -> str:
-    return f"SELECT {plan.alias}.id, ({plan.json_sql})::text FROM {plan.from_sql} WHERE {where}"
+    # Plans hold only SQL of our own specs (see compiler.py); values are bound parameters.
+    return f"SELECT {plan.alias}.id, ({plan.json_sql})::text FROM {plan.from_sql} WHERE {where}"  # noqa: S608
 
 
 class _Writer:
+    """Counters shared by the parts of one operation."""
+
     def __init__(self, op_id: int, fh, group: bool):
         self.op_id = op_id
-        self.fh = fh
         self.group = group
         self.objects = 0
         self.roots = 0
+        self.bytes = 0
+        self.lock = threading.Lock()
+
+    def add(self, roots: int, objects: int, size: int) -> tuple[int, int, int]:
+        with self.lock:
+            self.roots += roots
+            self.objects += objects
+            self.bytes += size
+            return self.roots, self.objects, self.bytes
+
+
+def _partition_bounds(root: Plan, where: str, params: list, parts: int) -> list[tuple[int | None, int | None]]:
+    """Split the root rows into `parts` id ranges of about equal size: [lo, hi)."""
+    if parts <= 1:
+        return [(None, None)]
+    fractions = [i / parts for i in range(1, parts)]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY {root.alias}.id) "  # noqa: S608
+                    f"FROM {root.from_sql.split(' LEFT JOIN ')[0]} WHERE {where}", [fractions, *params])
+        cuts = cur.fetchone()[0] or []
+    cuts = sorted(set(c for c in cuts if c is not None))
+    edges = [None, *cuts, None]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _run_part(op_id: int, root: Plan, where: str, where_params: list, lo, hi, part_path: Path,
+              writer: _Writer) -> str:
+    close_old_connections()
+    try:
+        clauses, params = [f"({where})"], list(where_params)
+        if lo is not None:
+            clauses.append(f"{root.alias}.id >= %s")
+            params.append(lo)
+        if hi is not None:
+            clauses.append(f"{root.alias}.id < %s")
+            params.append(hi)
+        root_sql = _sql_for(root, " AND ".join(clauses)) + f" ORDER BY {root.alias}.id"
+        connection.ensure_connection()
+        raw = connection.connection
+        group = writer.group
+        with open(part_path, "w", encoding="utf-8") as fh, \
+                raw.cursor(name=f"bulk_{op_id}_{lo}", withhold=True) as named, raw.cursor() as cur:
+            # WITH HOLD lets the server-side cursor live in autocommit mode, so progress updates commit.
+            named.itersize = BATCH_SIZE
+            named.execute(root_sql, [*root.params, *params])
+            while True:
+                rows = named.fetchmany(BATCH_SIZE)
+                if not rows:
+                    return "DONE"
+                children = _write_children(cur, root, root.type_name, [r[0] for r in rows]) \
+                    if root.children else {}
+                out = []
+                if group or not children:
+                    for rid, text in rows:
+                        out.append(text)
+                        out.extend(children.get(rid, ()))
+                else:
+                    out.extend(text for _, text in rows)
+                    for rid, _ in rows:
+                        out.extend(children.get(rid, ()))
+                out.append("")
+                text = "\n".join(out)
+                fh.write(text)
+                roots, objects, size = writer.add(len(rows), len(out) - 1, len(text.encode()))
+                BulkOperation.objects.filter(pk=op_id).update(object_count=objects, root_object_count=roots,
+                                                              file_size=size)
+                if BulkOperation.objects.values_list("status", flat=True).get(pk=op_id) == "CANCELING":
+                    return "CANCELED"
+    finally:
+        connection.close()
 
 
 def _write_children(cur, plan: Plan, parent_type: str, parent_ids: list[int]) -> dict[int, list[str]]:
@@ -98,7 +173,7 @@ def _write_children(cur, plan: Plan, parent_type: str, parent_ids: list[int]) ->
     by_parent: dict[int, list[str]] = {}
     for child in plan.children:
         cp = child.plan
-        sql = (f"SELECT {cp.alias}.{child.fk}, {cp.alias}.id, ({cp.json_sql})::text FROM {cp.from_sql} "
+        sql = (f"SELECT {cp.alias}.{child.fk}, {cp.alias}.id, ({cp.json_sql})::text FROM {cp.from_sql} "  # noqa: S608
                f"WHERE {cp.alias}.{child.fk} = ANY(%s) ORDER BY {cp.alias}.{child.fk}, {cp.alias}.id")
         cur.execute(sql, [*cp.params, parent_ids])
         rows = cur.fetchall()
@@ -111,14 +186,6 @@ def _write_children(cur, plan: Plan, parent_type: str, parent_ids: list[int]) ->
             lines.append(line)
             lines.extend(grandchildren.get(own_id, ()))
     return by_parent
-
-
-def _progress(op_id: int, writer: _Writer, fh) -> str:
-    fh.flush()
-    size = fh.tell()
-    BulkOperation.objects.filter(pk=op_id).update(object_count=writer.objects, root_object_count=writer.roots,
-                                                  file_size=size)
-    return BulkOperation.objects.values_list("status", flat=True).get(pk=op_id)
 
 
 def run_operation(op_id: int, installation=None) -> None:
@@ -137,38 +204,24 @@ def run_operation(op_id: int, installation=None) -> None:
         plan = compile_bulk_query(get_schema(), op.query, scopes=scopes, shop_currency=shop.currency_code)
         where, where_params = _root_where(shop, plan, scopes)
         root = plan.root
-        root_sql = _sql_for(root, where) + f" ORDER BY {root.alias}.id"
-        connection.ensure_connection()
-        raw = connection.connection
-        with open(path, "w", encoding="utf-8") as fh:
-            writer = _Writer(op_id, fh, op.group_objects)
-            # WITH HOLD lets the server-side cursor live in autocommit mode, so progress updates commit.
-            with raw.cursor(name=f"bulk_{op_id}", withhold=True) as named, raw.cursor() as cur:
-                named.itersize = BATCH_SIZE
-                named.execute(root_sql, [*root.params, *where_params])
-                while True:
-                    rows = named.fetchmany(BATCH_SIZE)
-                    if not rows:
-                        break
-                    children = _write_children(cur, root, root.type_name, [r[0] for r in rows]) \
-                        if root.children else {}
-                    out = []
-                    if op.group_objects or not children:
-                        for rid, text in rows:
-                            out.append(text)
-                            out.extend(children.get(rid, ()))
-                    else:
-                        out.extend(text for _, text in rows)
-                        for rid, _ in rows:
-                            out.extend(children.get(rid, ()))
-                    out.append("")
-                    fh.write("\n".join(out))
-                    writer.roots += len(rows)
-                    writer.objects += len(out) - 1
-                    if _progress(op_id, writer, fh) == "CANCELING":
-                        status = "CANCELED"
-                        break
-            _progress(op_id, writer, fh)
+        bounds = _partition_bounds(root, where, where_params, PARALLEL)
+        writer = _Writer(op_id, None, op.group_objects)
+        parts = [path.with_suffix(f".part{i}") for i in range(len(bounds))]
+        # Each id range runs on its own connection, so PostgreSQL builds lines on several cores at once;
+        # the parts are joined in id order afterwards.
+        with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix=f"bulk{op_id}") as parts_pool:
+            results = list(parts_pool.map(
+                lambda args: _run_part(op_id, root, where, where_params, *args, writer),
+                [(lo, hi, part) for (lo, hi), part in zip(bounds, parts, strict=True)]))
+        if any(r == "CANCELED" for r in results):
+            status = "CANCELED"
+        with open(path, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    shutil.copyfileobj(fh, out, 16 * 1024 * 1024)
+                part.unlink()
+        BulkOperation.objects.filter(pk=op_id).update(object_count=writer.objects, root_object_count=writer.roots,
+                                                      file_size=path.stat().st_size)
     except BulkAccessDenied as exc:
         status, error_code, error_message = "FAILED", "ACCESS_DENIED", str(exc)
     except Exception as exc:
@@ -243,3 +296,18 @@ def wait_idle(timeout: float = 30.0) -> None:
             if remaining <= 0:
                 return
             _finished.wait(min(remaining, 0.5))
+
+
+def fail_orphans() -> int:
+    return BulkOperation.objects.filter(status__in=("CREATED", "RUNNING", "CANCELING")).update(
+        status="FAILED", error_code="INTERNAL_SERVER_ERROR", completed_at=timezone.now(),
+        error_message="the devshop process running it stopped")
+
+
+class _PoolHandle:
+    def stop(self) -> None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+
+
+def pool_handle() -> _PoolHandle:
+    return _PoolHandle()

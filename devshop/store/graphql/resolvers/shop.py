@@ -99,3 +99,24 @@ def resolve_shop(obj, info):
 register("QueryRoot", "shop", resolve_shop)
 for _name, _fn in SHOP_FIELDS.items():
     register("Shop", _name, _shop_field(_fn))
+
+
+# The shop's storefront languages. Every devshop shop publishes its primary locale, and English beside it
+# when the primary is another language (as the seeded markets' shops do on Shopify).
+LOCALE_NAMES = {"en": "English", "de": "German", "sv": "Swedish", "et": "Estonian", "el": "Greek", "mk": "Macedonian"}
+
+
+def resolve_shop_locales(obj, info, published=None, **_args):
+    shop = ctx_shop(info)
+    codes = [shop.primary_locale] + ([] if shop.primary_locale == "en" else ["en"])
+    locales = [
+        {"locale": code, "name": LOCALE_NAMES.get(code, code), "primary": i == 0, "published": True,
+         "marketWebPresences": []}
+        for i, code in enumerate(codes)
+    ]
+    if published is False:
+        return []
+    return locales
+
+
+register("QueryRoot", "shopLocales", resolve_shop_locales)

@@ -1,10 +1,7 @@
 """The first retention numbers of the admin's home page, computed by PostgreSQL over the synced orders.
 
-Rules stated once and used everywhere on the page:
-- An order counts when it is neither a test order nor cancelled; it is dated by `processed_at`
-  (Shopify's analytics do the same) in the shop's IANA time zone.
-- Revenue is net of refunds: total − refunded, in the shop's currency (Decimal, never float).
-- Guest orders (no customer) count where a metric counts orders and are left out where it counts customers.
+The counting rule is reports.selectors.periods' (test and cancelled orders left out, processed_at in the
+shop's time zone, revenue net of refunds, guests counted in orders but not in customers).
 """
 from __future__ import annotations
 
@@ -17,32 +14,7 @@ from django.db import connection
 
 from shops.models import Shop
 
-
-@dataclass(frozen=True, slots=True)
-class DateRange:
-    """Inclusive calendar dates in the shop's time zone."""
-
-    start: dt.date
-    end: dt.date
-
-    def bounds_utc(self, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-        start = dt.datetime.combine(self.start, dt.time.min, tzinfo=tz)
-        end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-        return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-
-
-def shop_today(shop: Shop) -> dt.date:
-    return dt.datetime.now(ZoneInfo(shop.iana_timezone or "UTC")).date()
-
-
-def default_range(shop: Shop) -> DateRange:
-    """The last 12 months, ending today in the shop's time zone."""
-    today = shop_today(shop)
-    try:
-        start = today.replace(year=today.year - 1) + dt.timedelta(days=1)
-    except ValueError:  # 29 February
-        start = today.replace(year=today.year - 1, day=28) + dt.timedelta(days=1)
-    return DateRange(start, today)
+from .periods import DateRange
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,40 @@
+"""Reads of the retention reports, one module per report; every selector takes the shop first.
+
+The counting rule every report shares is stated in `periods`.
+"""
+from .cohorts import Cohort, CohortMatrix, cohort_matrix
+from .home import MonthOrders, Overview, monthly_new_vs_returning, overview
+from .loyalty import GroupStats, LoyaltyImpact, loyalty_impact
+from .metrics import ActiveWindow, PeriodMetrics, SecondOrderGaps, active_window_days, period_metrics
+from .periods import (
+    Comparison,
+    DateRange,
+    comparison_range,
+    default_range,
+    shop_today,
+    shop_tz,
+)
+from .predictions import (
+    PredictedCustomer,
+    clv_fit_current,
+    clv_fit_latest,
+    predicted_customers,
+    prediction_summary,
+)
+from .rfm import (
+    RfmCustomer,
+    RfmOverview,
+    Segment,
+    rfm_overview,
+    rfm_segment_customer_ids,
+    rfm_segment_customers,
+)
+
+__all__ = [
+    "ActiveWindow", "Cohort", "CohortMatrix", "Comparison", "DateRange", "GroupStats", "LoyaltyImpact",
+    "MonthOrders", "Overview", "PeriodMetrics", "PredictedCustomer", "RfmCustomer", "RfmOverview",
+    "SecondOrderGaps", "Segment", "active_window_days", "clv_fit_current", "clv_fit_latest", "cohort_matrix",
+    "comparison_range", "default_range", "loyalty_impact", "monthly_new_vs_returning", "overview",
+    "period_metrics", "predicted_customers", "prediction_summary", "rfm_overview", "rfm_segment_customer_ids",
+    "rfm_segment_customers", "shop_today", "shop_tz",
+]

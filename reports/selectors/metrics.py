@@ -1,0 +1,234 @@
+"""Retention metrics of a date range: AOV, purchase frequency, lifespan, CLV, retention, churn, repeat
+and returning rates, and the time from first to second order.
+
+Definitions (shown to the merchant next to each number, see reports.presentation):
+- Customers in the period: customers with at least one counted order in it.
+- AOV = net revenue ÷ orders (all counted orders, guests included: the home page's number).
+- Purchase frequency = customers' orders ÷ customers in the period.
+- Repeat purchase rate = customers with 2+ orders in the period ÷ customers in the period.
+- Returning customer rate = customers in the period whose first order was before it ÷ customers in it.
+- Active customers at an instant t: customers with a counted order in the W days before t, where W is
+  the shop's activity window (`active_window_days`: the merchant's setting, otherwise the 80th
+  percentile of repeat customers' average days between orders, kept within 30..730 days; 365 while
+  fewer than 20 customers have ordered twice).
+- Retention rate = (active at the end − new customers in the period) ÷ active at the start, where the
+  start is 00:00 of the first day and the end 24:00 of the last day. A lapsed customer who comes back
+  counts as retained, so the rate can exceed 100 % in a period of many reactivations.
+- Churn rate = 1 − retention rate.
+- Average customer lifespan = period length ÷ churn rate (the period-over-period churn, compounded
+  geometrically, gives an expected life of 1 ÷ churn periods). Undefined when churn ≤ 0.
+- CLV = AOV × purchase frequency × lifespan in periods (= AOV × frequency ÷ churn); profit CLV = CLV ×
+  gross margin (the shop's setting).
+- Days from first to second order: customers whose first order falls in the period and who have
+  ordered again (at any time up to now), calendar days in the shop's time zone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+
+from shops.models import Shop
+
+from .periods import DateRange, activity_source, shop_tz
+
+AUTO_WINDOW_PERCENTILE = 0.8
+AUTO_WINDOW_MIN_DAYS = 30
+AUTO_WINDOW_MAX_DAYS = 730
+AUTO_WINDOW_DEFAULT_DAYS = 365
+AUTO_WINDOW_MIN_REPEATERS = 20
+
+# Upper bounds (inclusive) of the histogram of days from first to second order; the last bucket is open.
+SECOND_ORDER_BUCKETS: tuple[int, ...] = (7, 14, 30, 60, 90, 180, 365)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveWindow:
+    days: int
+    automatic: bool
+    repeat_customers_used: int
+
+
+def active_window_days(shop: Shop, setting: int | None = None) -> ActiveWindow:
+    """The activity window W (see module docstring): the merchant's setting, or derived from the data."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """SELECT count(*), percentile_disc(%(pct)s) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM last_order_at - first_order_at) / 86400.0 / (orders_count - 1))
+               FROM commerce_customersummary WHERE shop_id = %(shop)s AND orders_count > 1""",
+            {"shop": shop.pk, "pct": AUTO_WINDOW_PERCENTILE},
+        )
+        repeaters, gap = cur.fetchone()
+    if setting:
+        return ActiveWindow(int(setting), False, repeaters)
+    if repeaters < AUTO_WINDOW_MIN_REPEATERS or gap is None:
+        return ActiveWindow(AUTO_WINDOW_DEFAULT_DAYS, True, repeaters)
+    days = min(max(math.ceil(float(gap)), AUTO_WINDOW_MIN_DAYS), AUTO_WINDOW_MAX_DAYS)
+    return ActiveWindow(days, True, repeaters)
+
+
+@dataclass(frozen=True, slots=True)
+class SecondOrderGaps:
+    """Customers acquired in the period who ordered a second time, and after how many days."""
+
+    acquired: int
+    with_second_order: int
+    median_days: Decimal | None
+    # (label upper bound in days or None for "more", customers)
+    histogram: tuple[tuple[int | None, int], ...]
+
+    @property
+    def second_order_rate(self) -> Decimal | None:
+        return Decimal(self.with_second_order) / self.acquired if self.acquired else None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodMetrics:
+    period: DateRange
+    currency: str
+    window_days: int
+    gross_margin: Decimal | None
+    orders: int
+    net_revenue: Decimal
+    guest_orders: int
+    customers: int
+    customer_orders: int
+    repeat_customers: int
+    returning_customers: int
+    new_customers: int
+    active_at_start: int
+    active_at_end: int
+    second_order: SecondOrderGaps
+
+    @property
+    def average_order_value(self) -> Decimal | None:
+        return self.net_revenue / self.orders if self.orders else None
+
+    @property
+    def purchase_frequency(self) -> Decimal | None:
+        return Decimal(self.customer_orders) / self.customers if self.customers else None
+
+    @property
+    def repeat_purchase_rate(self) -> Decimal | None:
+        return Decimal(self.repeat_customers) / self.customers if self.customers else None
+
+    @property
+    def returning_customer_rate(self) -> Decimal | None:
+        return Decimal(self.returning_customers) / self.customers if self.customers else None
+
+    @property
+    def retention_rate(self) -> Decimal | None:
+        if not self.active_at_start:
+            return None
+        return Decimal(self.active_at_end - self.new_customers) / self.active_at_start
+
+    @property
+    def churn_rate(self) -> Decimal | None:
+        retention = self.retention_rate
+        return None if retention is None else 1 - retention
+
+    @property
+    def lifespan_periods(self) -> Decimal | None:
+        churn = self.churn_rate
+        return 1 / churn if churn is not None and churn > 0 else None
+
+    @property
+    def lifespan_days(self) -> Decimal | None:
+        periods = self.lifespan_periods
+        return periods * self.period.days if periods is not None else None
+
+    @property
+    def clv(self) -> Decimal | None:
+        aov, frequency, lifespan = self.average_order_value, self.purchase_frequency, self.lifespan_periods
+        if aov is None or frequency is None or lifespan is None:
+            return None
+        return aov * frequency * lifespan
+
+    @property
+    def profit_clv(self) -> Decimal | None:
+        clv = self.clv
+        return clv * self.gross_margin if clv is not None and self.gross_margin is not None else None
+
+
+_PERIOD_SQL = """
+WITH act AS ({act}),
+per AS (SELECT customer_shopify_id, sum(n) AS n FROM act GROUP BY customer_shopify_id)
+SELECT
+    (SELECT count(*) FROM per),
+    (SELECT coalesce(sum(n), 0) FROM per),
+    (SELECT count(*) FROM per WHERE n > 1),
+    (SELECT count(*) FROM per JOIN commerce_customersummary s
+        ON s.shop_id = %(shop)s AND s.customer_shopify_id = per.customer_shopify_id
+     WHERE s.first_order_at < %(lo)s),
+    (SELECT count(*) FROM commerce_customersummary
+     WHERE shop_id = %(shop)s AND first_order_at >= %(lo)s AND first_order_at < %(hi)s),
+    (SELECT count(DISTINCT customer_shopify_id) FROM ({start_act}) a),
+    (SELECT count(DISTINCT customer_shopify_id) FROM ({end_act}) a)
+"""
+
+# All counted orders (guests included) for orders and revenue: the home page's AOV, read by index.
+_ORDERS_SQL = """
+SELECT count(*), coalesce(sum(total - total_refunded), 0),
+       count(*) FILTER (WHERE customer_shopify_id IS NULL)
+FROM commerce_order
+WHERE shop_id = %(shop)s AND NOT test AND cancelled_at IS NULL
+  AND processed_at >= %(lo)s AND processed_at < %(hi)s
+"""
+
+_SECOND_ORDER_SQL = """
+WITH gaps AS (
+    SELECT (second.processed_at AT TIME ZONE %(tz)s)::date - (s.first_order_at AT TIME ZONE %(tz)s)::date AS d
+    FROM commerce_customersummary s
+    CROSS JOIN LATERAL (
+        SELECT o.processed_at FROM commerce_order o
+        WHERE o.shop_id = s.shop_id AND o.customer_shopify_id = s.customer_shopify_id
+          AND NOT o.test AND o.cancelled_at IS NULL
+        ORDER BY o.processed_at, o.shopify_id OFFSET 1 LIMIT 1
+    ) second
+    WHERE s.shop_id = %(shop)s AND s.first_order_at >= %(lo)s AND s.first_order_at < %(hi)s
+      AND s.orders_count >= 2
+)
+SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d), {buckets} FROM gaps
+"""
+
+
+def _second_order_gaps(cur, params: dict, acquired: int) -> SecondOrderGaps:
+    bounds = (-1, *SECOND_ORDER_BUCKETS)
+    buckets = ", ".join(
+        f"count(*) FILTER (WHERE d > {lo} AND d <= {hi})" for lo, hi in zip(bounds, bounds[1:], strict=False)
+    ) + f", count(*) FILTER (WHERE d > {SECOND_ORDER_BUCKETS[-1]})"
+    cur.execute(_SECOND_ORDER_SQL.format(buckets=buckets), params)
+    row = cur.fetchone()
+    counts = row[2:]
+    labels: list[int | None] = [*SECOND_ORDER_BUCKETS, None]
+    median = Decimal(str(row[1])) if row[1] is not None else None
+    return SecondOrderGaps(acquired, row[0], median, tuple(zip(labels, counts, strict=True)))
+
+
+def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
+                   gross_margin: Decimal | None = None) -> PeriodMetrics:
+    """Every retention metric of one period (see the module docstring for the definitions)."""
+    tz = shop_tz(shop)
+    lo, hi = period.bounds_utc(tz)
+    end_exclusive = period.end + dt.timedelta(days=1)
+    w = dt.timedelta(days=window.days)
+    act = activity_source(shop, period.start, end_exclusive, "p")
+    start_act = activity_source(shop, period.start - w, period.start, "s")
+    end_act = activity_source(shop, end_exclusive - w, end_exclusive, "e")
+    params = {"shop": shop.pk, "lo": lo, "hi": hi, "tz": shop.iana_timezone or "UTC",
+              **act.params, **start_act.params, **end_act.params}
+    with connection.cursor() as cur:
+        cur.execute(_PERIOD_SQL.format(act=act.sql, start_act=start_act.sql, end_act=end_act.sql), params)
+        customers, customer_orders, repeaters, returning, new, at_start, at_end = cur.fetchone()
+        cur.execute(_ORDERS_SQL, params)
+        orders, revenue, guests = cur.fetchone()
+        second = _second_order_gaps(cur, params, new)
+    return PeriodMetrics(
+        period=period, currency=shop.currency, window_days=window.days, gross_margin=gross_margin,
+        orders=orders, net_revenue=Decimal(revenue), guest_orders=guests, customers=customers,
+        customer_orders=int(customer_orders), repeat_customers=repeaters, returning_customers=returning,
+        new_customers=new, active_at_start=at_start, active_at_end=at_end, second_order=second,
+    )

@@ -1,0 +1,41 @@
+"""Sync kind -> function, for shopify_sync.tasks.sync_run. Apps register their kinds from
+AppConfig.ready() (commerce: "backfill", "reconcile"); shopify_sync registers none.
+
+A kind function is called as `fn(shop, sync_run=run)` in the sync_run task, with the SyncRun marked
+running. It does the work (reporting progress with services.sync_run_progress) or hands it to its own
+machinery; returning normally means the run succeeded, and what it returns is recorded in `result`.
+An exception fails the run with the reason.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+SyncKind = Callable[..., Any]
+
+_lock = threading.Lock()
+_kinds: dict[str, SyncKind] = {}
+
+
+def register(kind: str, fn: SyncKind) -> None:
+    with _lock:
+        current = _kinds.get(kind)
+        if current is not None and current is not fn:
+            raise ImproperlyConfigured(f"sync kind {kind!r} already registered by {current.__module__}")
+        _kinds[kind] = fn
+
+
+def unregister(kind: str) -> None:
+    with _lock:
+        _kinds.pop(kind, None)
+
+
+def kind_for(kind: str) -> SyncKind | None:
+    return _kinds.get(kind)
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_kinds)
