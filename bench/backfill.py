@@ -1,3 +1,4 @@
+# ruff: noqa: S603, S607 - runs our own interpreter and the PostgreSQL client tools with fixed arguments
 """Benchmark the order/customer backfill: orders written per second and the worker's peak RSS.
 
     .venv/bin/python bench/backfill.py                       # 1,000,000 orders / 200,000 customers

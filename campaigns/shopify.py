@@ -43,25 +43,16 @@ def _client(shop: Shop) -> Any:
     return AdminClient(shop)
 
 
-def _user_errors_exception() -> type[BaseException] | None:
-    try:
-        from shopify_sync import admin_api
-    except ImportError:
-        return None
-    found = getattr(admin_api, "UserErrors", None)
-    return found if isinstance(found, type) and issubclass(found, BaseException) else None
-
-
 def execute(shop: Shop, name: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run one of our documents; raise ShopifyUnavailable for anything that is not Shopify's answer."""
-    user_errors = _user_errors_exception()
+    """Run one of our documents; raise ShopifyUnavailable for anything that is not Shopify's answer.
+
+    userErrors are returned in the data (AdminClient's `user_errors=False`) and read by `payload()`.
+    """
+    from shopify_sync.admin_api import AdminAPIError
+
     try:
-        data = _client(shop).execute(document(name), variables or {})
-    except Exception as exc:
-        # AdminClient may raise its UserErrors itself (shopify_sync's contract); keep those as an answer.
-        if user_errors is not None and isinstance(exc, user_errors):
-            errors = getattr(exc, "errors", None) or getattr(exc, "user_errors", None) or []
-            raise ShopifyRefused(plain_errors(errors) or [str(exc)], [e.get("code") or "" for e in errors]) from exc
+        data = _client(shop).execute(document(name), variables or {}, user_errors=False)
+    except AdminAPIError as exc:
         raise ShopifyUnavailable(str(exc) or type(exc).__name__) from exc
     if not isinstance(data, Mapping):
         raise ShopifyUnavailable("Shopify returned no data")

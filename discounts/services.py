@@ -193,9 +193,9 @@ def discount_code_create(*, shop: Shop, spec: CodeSpec) -> DiscountCode:
     (no verdict; the code may exist: `discount_code_lookup` tells).
     """
     mutation, root, variable = (
-        ("discount_code_free_shipping_create", "discountCodeFreeShippingCreate", "freeShippingCodeDiscount")
+        ("discounts_discount_code_free_shipping_create", "discountCodeFreeShippingCreate", "freeShippingCodeDiscount")
         if spec.free_shipping
-        else ("discount_code_basic_create", "discountCodeBasicCreate", "basicCodeDiscount")
+        else ("discounts_discount_code_basic_create", "discountCodeBasicCreate", "basicCodeDiscount")
     )
     starts_at = spec.starts_at or timezone.now()
     code = code_normalize(spec.code) if spec.code else code_generate(spec.prefix)
@@ -241,14 +241,14 @@ def _record(*, shop: Shop, spec: CodeSpec, code: str, gid: str, starts_at: dt.da
 def discount_code_lookup(*, shop: Shop, code: str) -> str | None:
     """The Shopify gid of the code discount with this code, or None when Shopify has none.
     Raises DiscountServiceUnavailable."""
-    data, _errors = _execute(shop, "code_discount_node_by_code", {"code": code_normalize(code)}, attempts=3)
+    data, _errors = _execute(shop, "discounts_code_discount_node_by_code", {"code": code_normalize(code)}, attempts=3)
     node = (data or {}).get("codeDiscountNodeByCode") or {}
     return node.get("id") or None
 
 
 def discount_code_delete(*, shop: Shop, shopify_gid: str) -> bool:
     """Delete a code discount in Shopify (a code we must not leave usable). True when Shopify deleted it."""
-    data, errors = _execute(shop, "discount_code_delete", {"id": shopify_gid}, attempts=3)
+    data, errors = _execute(shop, "discounts_discount_code_delete", {"id": shopify_gid}, attempts=3)
     errors = errors or _payload_errors(data, "discountCodeDelete")
     return not errors and bool(((data or {}).get("discountCodeDelete") or {}).get("deletedCodeDiscountId"))
 

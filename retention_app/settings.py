@@ -176,6 +176,7 @@ CELERY_TASK_ROUTES = {
     "shopify_sync.tasks.sweep_*": {"queue": "webhooks"},
     "shopify_sync.tasks.*": {"queue": "sync"},
     "shops.tasks.*": {"queue": "sync"},
+    "commerce.tasks.*": {"queue": "sync"},
     "reports.tasks.*": {"queue": "reports"},
     "loyalty.tasks.*": {"queue": "default"},
     "campaigns.tasks.send_*": {"queue": "mail"},
@@ -196,6 +197,10 @@ CELERY_BEAT_SCHEDULE: dict = {  # more entries are merged in by retention_app.ce
         "schedule": 60 * 60 * 24,
         "options": {"queue": "reports"},
     },
+    # Campaigns: every quarter hour each shop runs what is due in its own time zone (runs are unique per
+    # shop-local day, so repeats are harmless); the sweep resumes code batches and e-mails a lost task left.
+    "campaigns-tick": {"task": "campaigns.tasks.campaigns_tick", "schedule": 15 * 60, "options": {"queue": "default"}},
+    "campaigns-sweep": {"task": "campaigns.tasks.campaigns_sweep", "schedule": 5 * 60, "options": {"queue": "default"}},
 }
 
 # --- E-mail (SMTP in production; the demo and tests use a local SMTP server)

@@ -11,4 +11,6 @@ urlpatterns = [
     path("", include("shops.urls")),
     path("", include("shopify_sync.urls")),
     path("", include("reports.urls")),
+    path("", include("loyalty.urls")),
+    path("", include("campaigns.urls")),
 ]

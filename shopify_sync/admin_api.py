@@ -271,8 +271,11 @@ class AdminClient:
         throttle_waited = 0.0
         refreshed = False  # at most one forced refresh per execute(): a second 401 is final
         force_refresh = False
+        pace = True
         while True:
-            throttle_waited += self._pace(text, throttle_waited, label)
+            if pace:
+                throttle_waited += self._pace(text, throttle_waited, label)
+            pace = True
             try:
                 token = shop_access_token(self.shop, force_refresh=force_refresh)
             except ShopTokenMissing as exc:
@@ -302,6 +305,8 @@ class AdminClient:
                     logger.info("admin api %s throttled for %s; waiting %.2fs", label, self.shop.domain, wait)
                     self._sleep(wait)
                     throttle_waited += wait
+                    # That wait was computed from Shopify's own bucket state; pacing again would wait twice.
+                    pace = False
                     continue
                 failures += 1
                 if failures >= self.max_attempts:
@@ -319,22 +324,20 @@ class AdminClient:
     # --- one attempt ---------------------------------------------------------------------------------
 
     def _pace(self, text: str, waited_so_far: float, label: str) -> float:
-        """Wait until the shared bucket estimate holds this document's cost. Returns seconds waited."""
+        """Wait until the shared bucket estimate covers this document's cost. Returns seconds waited."""
         estimate = _cost_estimates.get(text, DEFAULT_COST_ESTIMATE)
-        waited = 0.0
-        while True:
-            wait = throttle.bucket_acquire(self.shop.domain, estimate)
-            if wait <= 0:
-                return waited
-            if waited_so_far + waited + wait > self.throttle_max_wait:
-                raise Throttled(
-                    f"{label} for {self.shop.domain}: the cost bucket stays empty beyond "
-                    f"{self.throttle_max_wait:.0f}s of waiting",
-                    status=429,
-                )
-            logger.debug("admin api %s for %s: pacing %.2fs", label, self.shop.domain, wait)
-            self._sleep(wait)
-            waited += wait
+        wait = throttle.bucket_acquire(self.shop.domain, estimate)
+        if wait <= 0:
+            return 0.0
+        if waited_so_far + wait > self.throttle_max_wait:
+            raise Throttled(
+                f"{label} for {self.shop.domain}: the cost bucket stays empty beyond "
+                f"{self.throttle_max_wait:.0f}s of waiting",
+                status=429,
+            )
+        logger.debug("admin api %s for %s: pacing %.2fs", label, self.shop.domain, wait)
+        self._sleep(wait)
+        return wait
 
     def _attempt(
         self,

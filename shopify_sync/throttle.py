@@ -24,8 +24,10 @@ logger = logging.getLogger(__name__)
 BUCKET_TTL_SECONDS = 600
 
 # Atomic on the Redis server (scripts run alone), timed by the server's clock so workers on different
-# machines agree. Refills the stored estimate by the time passed, then either reserves `cost` points and
-# returns "0", or returns the seconds until `cost` points will be there. No stored state yet: go ahead.
+# machines agree. Refills the stored estimate by the time passed and takes `cost` out of it, possibly
+# below zero: the caller then waits until the refill covers its debt. Concurrent callers thus queue up
+# (each waits for the points the ones before it took) instead of all sending at once. Returns the seconds
+# to wait ("0" when the points were there). No stored state yet: go ahead.
 _ACQUIRE = """
 local b = redis.call('HMGET', KEYS[1], 'available', 'maximum', 'rate', 'ts')
 if not b[1] then return '0' end
@@ -35,12 +37,11 @@ local available, maximum, rate, ts = tonumber(b[1]), tonumber(b[2]), tonumber(b[
 if rate <= 0 then return '0' end
 local cost = math.min(tonumber(ARGV[1]), maximum)
 if now > ts then available = math.min(maximum, available + (now - ts) * rate) else now = ts end
-if available >= cost then
-  redis.call('HSET', KEYS[1], 'available', tostring(available - cost), 'ts', tostring(now))
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
-  return '0'
-end
-return tostring((cost - available) / rate)
+available = available - cost
+redis.call('HSET', KEYS[1], 'available', tostring(available), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+if available >= 0 then return '0' end
+return tostring(-available / rate)
 """
 
 _OBSERVE = """
@@ -93,8 +94,8 @@ def bucket_key(shop_domain: str) -> str:
 
 
 def bucket_acquire(shop_domain: str, cost: float) -> float:
-    """Reserve `cost` points of the shop's bucket. Returns 0.0 when reserved, else the seconds to wait
-    before asking again. Redis trouble returns 0.0 (send unpaced; Shopify's THROTTLED still protects)."""
+    """Take `cost` points out of the shop's bucket estimate. Returns the seconds to wait before sending
+    (0.0: send now). Redis trouble returns 0.0 (send unpaced; Shopify's THROTTLED still protects)."""
     try:
         wait = _client().eval(_ACQUIRE, 1, bucket_key(shop_domain), cost, BUCKET_TTL_SECONDS)
         return max(float(wait), 0.0)

@@ -27,7 +27,6 @@ from ..shapes import (
     order_from_graphql,
 )
 
-
 # Flush loose line items at this many per batch-size orders (a typical order has 2-3 lines).
 LOOSE_LINES_PER_ORDER = 4
 

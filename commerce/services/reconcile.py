@@ -17,7 +17,13 @@ from django.utils import timezone
 
 from ..models import OrderSyncRun
 from ..shapes import customer_from_graphql, line_item_from_graphql, order_from_graphql
-from .runs import last_good_sync_at, sync_run_add_progress, sync_run_fail, sync_run_finish, sync_run_mark_running
+from .runs import (
+    last_good_sync_at,
+    sync_run_add_progress,
+    sync_run_fail,
+    sync_run_finish,
+    sync_run_mark_running,
+)
 from .shopify import AdminAPI, admin_client, document
 from .upsert import customers_upsert, orders_upsert
 

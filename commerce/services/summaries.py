@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - f-strings interpolate only this module's table-name constants; every value is a query parameter
 """Per-customer and per-customer-month order summaries, kept current and rebuildable.
 
 The rule (what every report built on these tables means):

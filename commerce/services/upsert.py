@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - f-strings interpolate only this module's table-name constants; every value is a query parameter
 """Write customers, orders, line items and refunds in bulk, never replacing newer data with older.
 
 Every write is `INSERT ... SELECT FROM <staging> ON CONFLICT (shop_id, shopify_id) DO UPDATE ...

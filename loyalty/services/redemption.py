@@ -195,7 +195,7 @@ def _issue_store_credit(*, shop: Shop, redemption: Redemption) -> Redemption:
         },
     }
     try:
-        data = admin_api.AdminClient(shop, max_attempts=1).execute("store_credit_account_credit", variables)
+        data = admin_api.AdminClient(shop, max_attempts=1).execute("loyalty_store_credit_account_credit", variables)
     except admin_api.UserErrors as exc:
         log.warning("store credit refused for redemption %s: %r", redemption.pk, exc)
         return redemption_fail(shop=shop, redemption_id=redemption.pk,

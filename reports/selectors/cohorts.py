@@ -17,7 +17,7 @@ from django.db import connection
 
 from shops.models import Shop
 
-from .periods import month_start, shop_today
+from .periods import month_start, next_month, shop_today, shop_tz
 
 
 def months_between(a: dt.date, b: dt.date) -> int:
@@ -83,17 +83,18 @@ class CohortMatrix:
         return tuple(result)
 
 
-# One pass over the shop's customer-months in (customer, month) order (the unique index provides it):
-# the first month of each customer is a window minimum, no join with the customer summaries needed.
+# The customers of the chosen cohorts (index on first_order_at) joined to their months from the first
+# cohort month on (index on month): the work is proportional to the cohorts shown, not to the shop.
 _COHORT_SQL = """
-SELECT cohort, month, count(*), sum(net_revenue)
-FROM (
-    SELECT month, net_revenue, min(month) OVER (PARTITION BY customer_shopify_id) AS cohort
-    FROM commerce_customermonthsummary
-    WHERE shop_id = %(shop)s AND month <= %(last)s
-) t
-WHERE cohort >= %(first)s
-GROUP BY cohort, month
+WITH c AS MATERIALIZED (
+    SELECT customer_shopify_id, date_trunc('month', first_order_at AT TIME ZONE %(tz)s)::date AS cohort
+    FROM commerce_customersummary
+    WHERE shop_id = %(shop)s AND first_order_at >= %(lo)s AND first_order_at < %(hi)s
+)
+SELECT c.cohort, m.month, count(*), sum(m.net_revenue)
+FROM commerce_customermonthsummary m JOIN c USING (customer_shopify_id)
+WHERE m.shop_id = %(shop)s AND m.month >= %(first)s
+GROUP BY 1, 2
 """
 
 
@@ -104,8 +105,11 @@ def cohort_matrix(shop: Shop, first_month: dt.date, last_month: dt.date) -> Coho
     current = month_start(shop_today(shop))
     last_month = min(last_month, current)
     offsets = max(months_between(first_month, current) + 1, 1)
+    tz = shop_tz(shop)
+    lo = dt.datetime.combine(first_month, dt.time.min, tzinfo=tz)
+    hi = dt.datetime.combine(next_month(last_month), dt.time.min, tzinfo=tz)
     with connection.cursor() as cur:
-        cur.execute(_COHORT_SQL, {"shop": shop.pk, "first": first_month, "last": current})
+        cur.execute(_COHORT_SQL, {"shop": shop.pk, "tz": tz.key, "lo": lo, "hi": hi, "first": first_month})
         rows = cur.fetchall()
     by_cohort: dict[dt.date, dict[int, tuple[int, Decimal]]] = {}
     for cohort, month, customers, revenue in rows:

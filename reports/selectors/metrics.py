@@ -153,20 +153,18 @@ class PeriodMetrics:
         return clv * self.gross_margin if clv is not None and self.gross_margin is not None else None
 
 
+# Every customer whose first order falls in the period has an order in it, so the returning customers
+# are simply the period's customers minus its new ones: no join with the customer summaries needed.
 _PERIOD_SQL = """
-WITH act AS ({act}),
-per AS (SELECT customer_shopify_id, sum(n) AS n FROM act GROUP BY customer_shopify_id)
+WITH per AS (SELECT customer_shopify_id, sum(n) AS n FROM ({act}) a GROUP BY customer_shopify_id)
 SELECT
     (SELECT count(*) FROM per),
     (SELECT coalesce(sum(n), 0) FROM per),
     (SELECT count(*) FROM per WHERE n > 1),
-    (SELECT count(*) FROM per JOIN commerce_customersummary s
-        ON s.shop_id = %(shop)s AND s.customer_shopify_id = per.customer_shopify_id
-     WHERE s.first_order_at < %(lo)s),
     (SELECT count(*) FROM commerce_customersummary
      WHERE shop_id = %(shop)s AND first_order_at >= %(lo)s AND first_order_at < %(hi)s),
-    (SELECT count(DISTINCT customer_shopify_id) FROM ({start_act}) a),
-    (SELECT count(DISTINCT customer_shopify_id) FROM ({end_act}) a)
+    (SELECT count(*) FROM (SELECT customer_shopify_id FROM ({start_act}) a GROUP BY 1) g),
+    (SELECT count(*) FROM (SELECT customer_shopify_id FROM ({end_act}) a GROUP BY 1) g)
 """
 
 # All counted orders (guests included) for orders and revenue: the home page's AOV, read by index.
@@ -222,7 +220,8 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
               **act.params, **start_act.params, **end_act.params}
     with connection.cursor() as cur:
         cur.execute(_PERIOD_SQL.format(act=act.sql, start_act=start_act.sql, end_act=end_act.sql), params)
-        customers, customer_orders, repeaters, returning, new, at_start, at_end = cur.fetchone()
+        customers, customer_orders, repeaters, new, at_start, at_end = cur.fetchone()
+        returning = customers - new
         cur.execute(_ORDERS_SQL, params)
         orders, revenue, guests = cur.fetchone()
         second = _second_order_gaps(cur, params, new)

@@ -1,3 +1,4 @@
+# ruff: noqa: S311 - seeded randomness for reproducible test data, not security
 """Generate bulk-operation JSONL results (Shopify's format) of any size, streamed to disk."""
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from .payloads import graphql_customer, graphql_line, graphql_order, order_facts, customer_facts
+from .payloads import customer_facts, graphql_customer, graphql_line, graphql_order, order_facts
 
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 

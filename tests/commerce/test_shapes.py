@@ -15,7 +15,15 @@ from commerce.shapes import (
     refund_from_rest,
 )
 
-from .payloads import BIG_ID, customer_facts, graphql_customer, graphql_order, order_facts, rest_customer, rest_order
+from .payloads import (
+    BIG_ID,
+    customer_facts,
+    graphql_customer,
+    graphql_order,
+    order_facts,
+    rest_customer,
+    rest_order,
+)
 
 
 def _via_wire(payload: dict) -> dict:

@@ -1,3 +1,4 @@
+# ruff: noqa: S311 - seeded randomness for reproducible test data, not security
 """Incremental summaries equal a full rebuild after any mix of writes (property-style, seeded)."""
 import datetime as dt
 import random

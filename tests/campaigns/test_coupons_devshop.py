@@ -1,0 +1,91 @@
+"""Coupons against the development store over HTTP: unique codes in batches of 250, an order using one
+attributed from the synced order, edits and deletion reaching Shopify, Shopify's refusal in plain words."""
+import time
+from decimal import Decimal
+
+import pytest
+
+from campaigns import shopify
+from campaigns.models import Coupon, CouponCode, CouponCodeBatch
+from campaigns.selectors.results import coupon_usage
+from campaigns.services import codes, coupons
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
+
+
+def _finish_codes(shop, coupon_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        step = codes.coupon_codes_step(shop=shop, coupon_id=coupon_id)
+        if step.done:
+            return
+        time.sleep(0.2)
+    raise AssertionError("codes not created in time")
+
+
+def _node_by_code(shop, code):
+    return shopify.execute(shop, "code_discount_node_by_code", {"code": code})["codeDiscountNodeByCode"]
+
+
+def test_unique_codes_reach_the_store_and_an_order_is_attributed(devshop_shop):
+    shop = devshop_shop
+    spec = coupons.CouponSpec(title="Spring 20", kind=Coupon.Kind.PERCENTAGE, value=Decimal(20),
+                              code_mode=Coupon.CodeMode.UNIQUE, code_prefix="SPR-", codes_requested=601,
+                              once_per_customer=True, usage_limit=None)
+    coupon = coupons.coupon_create(shop=shop, spec=spec)
+    assert coupon.status == "active" and coupon.shopify_discount_gid.startswith("gid://shopify/DiscountCodeNode/")
+    assert CouponCodeBatch.objects.filter(coupon=coupon).count() == 3  # 600 more codes, 250 per call
+
+    # interrupted after the first step: the persisted batches resume from where they were
+    codes.coupon_codes_step(shop=shop, coupon_id=coupon.pk)
+    _finish_codes(shop, coupon.pk)
+    progress = codes.code_progress(shop=shop, coupon=coupon)
+    assert (progress.active, progress.failed, progress.finished) == (601, 0, True)
+    some = list(CouponCode.objects.filter(coupon=coupon).order_by("?").values_list("code", flat=True)[:3])
+    for code in some:
+        assert code.startswith("SPR-")
+        assert _node_by_code(shop, code)["id"] == coupon.shopify_discount_gid
+
+    # a customer orders with one of the codes; the order reaches us like the orders/create webhook
+    server, remote = shop._server, shop._remote
+    customer = server.create_customer(remote, first_name="Ana", last_name="B", email="ana@example.com")
+    order = server._post(f"/_devshop/shops/{remote.domain}/orders", {
+        "customer_id": customer["id"], "line_items": [{"title": "Tea", "price": "40.00", "quantity": 2}],
+        "discount_codes": [some[0]], "financial_status": "paid"})
+    from commerce.services.webhooks import handle_order_webhook
+
+    handle_order_webhook(shop=shop, payload=order)
+    usage = coupon_usage(shop, [coupon.pk])[coupon.pk]
+    assert usage.orders == 1 and usage.customers == 1
+    assert usage.revenue == Decimal(order["total_price"]) and usage.discounts == Decimal("16.00")
+
+
+def test_edit_delete_and_refusal_in_plain_words(devshop_shop):
+    shop = devshop_shop
+    spec = coupons.CouponSpec(title="Ten off", kind=Coupon.Kind.FIXED_AMOUNT, value=Decimal("10.00"),
+                              code="TENOFF-H8", minimum_subtotal=Decimal("50.00"))
+    coupon = coupons.coupon_create(shop=shop, spec=spec)
+    assert _node_by_code(shop, "TENOFF-H8")["id"] == coupon.shopify_discount_gid
+
+    # the same code again: Shopify says TAKEN, the merchant reads why
+    with pytest.raises(shopify.ShopifyRefused) as refused:
+        coupons.coupon_create(shop=shop, spec=coupons.CouponSpec(
+            title="Dup", kind=Coupon.Kind.PERCENTAGE, value=Decimal(5), code="tenoff-h8"))
+    assert "already used by another discount" in refused.value.messages[0]
+
+    spec.title, spec.value, spec.code = "Fifteen off", Decimal("15.00"), "FIFTEEN-H8"
+    coupons.coupon_update(shop=shop, coupon_id=coupon.pk, spec=spec)
+    assert _node_by_code(shop, "FIFTEEN-H8")["id"] == coupon.shopify_discount_gid
+    assert _node_by_code(shop, "TENOFF-H8") is None
+
+    # an end date before the start date is refused before Shopify is asked
+    bad = coupons.CouponSpec(**{**spec.__dict__})
+    bad.ends_at = coupon.starts_at.replace(year=coupon.starts_at.year - 1)
+    with pytest.raises(coupons.CouponInvalid):
+        coupons.coupon_update(shop=shop, coupon_id=coupon.pk, spec=bad)
+
+    coupons.coupon_delete(shop=shop, coupon_id=coupon.pk)
+    assert _node_by_code(shop, "FIFTEEN-H8") is None
+    coupon.refresh_from_db()
+    assert coupon.status == "deleted"
+    coupons.coupon_delete(shop=shop, coupon_id=coupon.pk)  # twice is fine
