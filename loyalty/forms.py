@@ -10,7 +10,13 @@ from .models import Programme, Reward, Tier
 class ProgrammeForm(forms.ModelForm):
     class Meta:
         model = Programme
-        exclude = ["shop", "launched_at", "updated_by"]
+        fields = [
+            "paused", "order_earning_enabled", "points_per_currency_unit", "rounding", "include_shipping",
+            "include_taxes", "earn_past_orders", "holding_days", "signup_enabled", "signup_points",
+            "birthday_enabled", "birthday_points", "anniversary_enabled", "anniversary_points", "review_enabled",
+            "review_points", "social_follow_enabled", "social_follow_points", "expiry_inactivity_days",
+            "expiry_reminder_days", "negative_policy", "refund_expired_rewards", "tier_basis", "tier_period",
+        ]
 
 
 class TierForm(forms.ModelForm):

@@ -129,3 +129,41 @@ def metric_cards(current: PeriodMetrics, previous: PeriodMetrics | None) -> list
             higher_is_better=higher,
         ))
     return cards
+
+
+SEGMENT_LABELS = {
+    "champions": _("Champions"),
+    "loyal": _("Loyal"),
+    "potential_loyalists": _("Potential loyalists"),
+    "new": _("New customers"),
+    "promising": _("Promising"),
+    "need_attention": _("Need attention"),
+    "about_to_sleep": _("About to sleep"),
+    "at_risk": _("At risk"),
+    "cant_lose": _("Can't lose them"),
+    "hibernating": _("Hibernating"),
+    "lost": _("Lost"),
+}
+SEGMENT_DESCRIPTIONS = {
+    "champions": _("Bought recently, buy often and spend the most."),
+    "loyal": _("Buy regularly and spend well; recent enough."),
+    "potential_loyalists": _("Recent customers with average frequency and spend."),
+    "new": _("Bought very recently, for the first time or little so far."),
+    "promising": _("Recent, but have not bought much yet."),
+    "need_attention": _("Average recency, frequency and spend."),
+    "about_to_sleep": _("Last bought a while ago and not much; will be lost without a nudge."),
+    "at_risk": _("Used to buy and spend well, but not for a long time."),
+    "cant_lose": _("Were among the best customers; have not come back for a long time."),
+    "hibernating": _("Last bought long ago, rarely and little."),
+    "lost": _("Lowest recency, frequency and spend."),
+}
+
+# label, value from loyalty GroupStats, kind
+LOYALTY_ROWS = [
+    (_("Customers who ordered"), lambda g: g.customers, "number"),
+    (_("Repeat purchase rate"), lambda g: g.repeat_purchase_rate, "rate"),
+    (_("Average order value"), lambda g: g.average_order_value, "money"),
+    (_("Orders per customer"), lambda g: g.orders_per_customer, "decimal"),
+    (_("Orders"), lambda g: g.orders, "number"),
+    (_("Net revenue"), lambda g: g.net_revenue, "money"),
+]

@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
 from shops.models import Shop
 
@@ -45,14 +44,20 @@ def _measure(question: str, qs) -> tuple[int, Decimal | None]:
 
 
 def scores_by_month(shop: Shop, question: str) -> list[Score]:
-    base = SurveyResponse.objects.filter(shop=shop, question=question)
-    with timezone.override(segments.shop_zone(shop)):
-        months = sorted(set(base.annotate(m=TruncMonth("answered_at")).values_list("m", flat=True)))
-        out = []
-        for month in months:
-            qs = base.annotate(m=TruncMonth("answered_at")).filter(m=month)
-            n, value = _measure(question, qs)
-            out.append(Score(month.strftime("%Y-%m"), n, value))
+    """One score per calendar month of the shop's time zone, in one grouped query."""
+    zone = segments.shop_zone(shop)
+    rows = (SurveyResponse.objects.filter(shop=shop, question=question)
+            .annotate(m=TruncMonth("answered_at", tzinfo=zone)).values("m")
+            .annotate(n=Count("pk"), high=Count("pk", filter=Q(score__gte=9 if question == "nps" else 4)),
+                      low=Count("pk", filter=Q(score__lte=6)))
+            .order_by("m"))
+    out = []
+    for row in rows:
+        if question == "nps":
+            value = Decimal(100 * (row["high"] - row["low"])) / row["n"]
+        else:
+            value = Decimal(row["high"]) / row["n"]
+        out.append(Score(row["m"].strftime("%Y-%m"), row["n"], value))
     return out
 
 

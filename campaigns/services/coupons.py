@@ -70,7 +70,8 @@ def _validate(shop: Shop, spec: CouponSpec, *, existing: Coupon | None = None) -
         errors.append(_("The amount must be greater than zero."))
     if spec.minimum_subtotal is not None and spec.minimum_subtotal < 0:
         errors.append(_("The minimum purchase cannot be negative."))
-    if spec.starts_at and spec.ends_at and spec.ends_at <= spec.starts_at:
+    starts = spec.starts_at or (existing.starts_at if existing else timezone.now())
+    if spec.ends_at and spec.ends_at <= starts:
         errors.append(_("The end date must be after the start date."))
     if spec.usage_limit is not None and spec.usage_limit <= 0:
         errors.append(_("The usage limit must be at least 1, or empty for no limit."))

@@ -67,11 +67,21 @@ def test_edit_delete_and_refusal_in_plain_words(devshop_shop):
     coupon = coupons.coupon_create(shop=shop, spec=spec)
     assert _node_by_code(shop, "TENOFF-H8")["id"] == coupon.shopify_discount_gid
 
-    # the same code again: Shopify says TAKEN, the merchant reads why
-    with pytest.raises(shopify.ShopifyRefused) as refused:
+    # our own code twice: refused here, case-insensitively like Shopify
+    with pytest.raises(coupons.CouponInvalid):
         coupons.coupon_create(shop=shop, spec=coupons.CouponSpec(
             title="Dup", kind=Coupon.Kind.PERCENTAGE, value=Decimal(5), code="tenoff-h8"))
-    assert "already used by another discount" in refused.value.messages[0]
+    # a code the merchant made in the Shopify admin: Shopify says TAKEN, the merchant reads why
+    outside = Coupon(shop=shop, title="Made in Shopify", kind="percentage", value=Decimal(5), starts_at=coupon.starts_at)
+    shopify.payload(shopify.execute(shop, "discount_code_basic_create", {
+        "basicCodeDiscount": coupons.discount_input(outside, code="ADMIN-MADE-H8")}), "discountCodeBasicCreate")
+    with pytest.raises(shopify.ShopifyRefused) as refused:
+        coupons.coupon_create(shop=shop, spec=coupons.CouponSpec(
+            title="Dup", kind=Coupon.Kind.PERCENTAGE, value=Decimal(5), code="ADMIN-MADE-H8"))
+    assert refused.value.messages == [
+        "That code is already used by another discount in your store. Choose a different code."]
+    failed = Coupon.objects.get(shop=shop, title="Dup")
+    assert failed.status == "failed" and "already used" in failed.sync_error
 
     spec.title, spec.value, spec.code = "Fifteen off", Decimal("15.00"), "FIFTEEN-H8"
     coupons.coupon_update(shop=shop, coupon_id=coupon.pk, spec=spec)

@@ -1,0 +1,102 @@
+"""webhooks_register (against the local Shopify stand-in) and sync_start / the sync_run task."""
+from __future__ import annotations
+
+import pytest
+
+from shopify_sync import sync_kinds
+from shopify_sync.models import SyncRun
+from shopify_sync.services import WEBHOOK_TOPICS, sync_start, webhooks_register
+
+from .conftest import Reply, ok
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class SubscriptionStore:
+    """Plays webhookSubscriptions / webhookSubscriptionCreate with state, two per page."""
+
+    def __init__(self, uri: str) -> None:
+        self.subscriptions = [{"id": "gid://shopify/WebhookSubscription/1", "topic": "APP_UNINSTALLED", "uri": uri, "format": "JSON"}]
+
+    def __call__(self, seen) -> Reply:
+        query, variables = seen.body["query"], seen.body["variables"] or {}
+        if "webhookSubscriptionCreate(" in query:
+            sub = {"id": f"gid://shopify/WebhookSubscription/{len(self.subscriptions) + 1}", "topic": variables["topic"],
+                   "uri": variables["webhookSubscription"]["uri"], "format": variables["webhookSubscription"]["format"]}
+            self.subscriptions.append(sub)
+            return ok({"webhookSubscriptionCreate": {"webhookSubscription": sub, "userErrors": []}})
+        start = int(variables.get("after") or 0)
+        page = self.subscriptions[start:start + 2]
+        more = start + 2 < len(self.subscriptions)
+        return ok({"webhookSubscriptions": {"nodes": page, "pageInfo": {"hasNextPage": more, "endCursor": str(start + 2) if more else None}}})
+
+
+def test_webhooks_register_creates_missing_subscriptions_once(fake_shopify, token_shop, settings):
+    store = SubscriptionStore(settings.SHOPIFY_APP_URL + "/webhooks")
+    fake_shopify.handler = store
+
+    created = webhooks_register(token_shop)
+    again = webhooks_register(token_shop)
+
+    assert created == [t for t in WEBHOOK_TOPICS if t != "APP_UNINSTALLED"]
+    assert again == []
+    assert sorted(s["topic"] for s in store.subscriptions) == sorted(WEBHOOK_TOPICS)
+    assert {s["uri"] for s in store.subscriptions} == {"http://testserver/webhooks"}
+    creates = [r.body for r in fake_shopify.graphql_requests() if "webhookSubscriptionCreate(" in r.body["query"]]
+    assert creates[0]["variables"]["webhookSubscription"] == {"uri": "http://testserver/webhooks", "format": "JSON"}
+
+
+def test_webhooks_register_reports_user_errors(fake_shopify, token_shop):
+    def refuse(seen):
+        if "webhookSubscriptionCreate(" in seen.body["query"]:
+            return ok({"webhookSubscriptionCreate": {"webhookSubscription": None,
+                       "userErrors": [{"field": ["webhookSubscription", "uri"], "message": "Address is invalid"}]}})
+        return ok({"webhookSubscriptions": {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}})
+
+    from shopify_sync.admin_api import UserErrors
+
+    fake_shopify.handler = refuse
+    with pytest.raises(UserErrors, match="webhookSubscription.uri: Address is invalid"):
+        webhooks_register(token_shop)
+
+
+def test_sync_start_runs_the_registered_kind_after_commit(shop, eager_celery):
+    seen = []
+
+    def kind(shop, *, sync_run, **_):
+        from shopify_sync.services import sync_run_progress
+
+        seen.append((shop.domain, sync_run.status))
+        sync_run_progress(sync_run, rows_read=10, rows_written=9, rows_total=10)
+        return "handed to test"
+
+    sync_kinds.register("test-kind", kind)
+    try:
+        run = sync_start(shop, kind="test-kind")
+    finally:
+        sync_kinds.unregister("test-kind")
+    run.refresh_from_db()
+    assert seen == [(shop.domain, SyncRun.Status.RUNNING)]
+    assert (run.status, run.rows_read, run.rows_written, run.rows_total, run.result) == (
+        SyncRun.Status.SUCCEEDED, 10, 9, 10, "handed to test")
+    assert run.started_at and run.finished_at
+
+
+def test_a_run_of_an_unknown_kind_fails_with_the_reason(shop, eager_celery):
+    run = sync_start(shop, kind="nonexistent")
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED
+    assert "no sync kind 'nonexistent' is registered" in run.error
+
+
+def test_a_kind_that_raises_fails_the_run(shop, eager_celery):
+    def broken(shop, **_):
+        raise RuntimeError("bulk operation refused")
+
+    sync_kinds.register("test-broken", broken)
+    try:
+        run = sync_start(shop, kind="test-broken")
+    finally:
+        sync_kinds.unregister("test-broken")
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED and run.error == "RuntimeError: bulk operation refused"
