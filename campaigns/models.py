@@ -271,6 +271,7 @@ class Recipient(ShopScopedModel):
     code = models.CharField(max_length=255, blank=True, default="")
     context = models.JSONField(default=dict, blank=True)
     assigned_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a sender took it (status sending).")
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True, default="")
 

@@ -12,6 +12,7 @@ import io
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -84,9 +85,15 @@ def coupon_detail(request: HttpRequest, coupon_id: int) -> HttpResponse:
         "segments": segments.catalogue(shop), "kinds": Coupon.Kind.choices, "audiences": Coupon.Audience.choices})
 
 
+def _valid(form, shop: Shop) -> bool:
+    """Validate with the shop's time zone active: a date the merchant types is a date in their shop."""
+    with timezone.override(segments.shop_zone(shop)):
+        return form.is_valid()
+
+
 def _save_coupon(request: HttpRequest, coupon_id: int | None) -> JsonResponse:
     form = CouponForm(request.POST)
-    if not form.is_valid():
+    if not _valid(form, request.shop):
         return _form_errors(form)
     shop = request.shop
     spec = form.spec(segments.shop_zone(shop))
@@ -240,7 +247,7 @@ def campaign_save(request: HttpRequest, campaign_id: int) -> JsonResponse:
     shop = request.shop
     campaign = _campaign(shop, campaign_id)
     form = CampaignForm(request.POST)
-    if not form.is_valid():
+    if not _valid(form, shop):
         return _form_errors(form)
     d = form.cleaned_data
     raw = {s.key: request.POST.get(s.key) for s in kinds.kind_of(campaign).settings}
@@ -266,7 +273,7 @@ def campaign_save(request: HttpRequest, campaign_id: int) -> JsonResponse:
 @require_POST
 def seasonal_create(request: HttpRequest) -> JsonResponse:
     form = CampaignForm(request.POST)
-    if not form.is_valid() or not form.cleaned_data.get("scheduled_for") or not form.cleaned_data.get("segment_key"):
+    if not _valid(form, request.shop) or not form.cleaned_data.get("scheduled_for") or not form.cleaned_data.get("segment_key"):
         return _errors([_("Give the send a name, a segment and a date.")])
     d = form.cleaned_data
     shop = request.shop

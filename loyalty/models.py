@@ -447,3 +447,50 @@ class OrderEarning(ShopScopedModel):
     @property
     def points_remaining(self) -> int:
         return self.points_earned - self.points_reversed
+
+
+class MemberEmail(ShopScopedModel):
+    """One loyalty e-mail to a member about one event: points earned on an order, a reward code ready,
+    a tier reached, points about to expire.
+
+    The unique (shop, customer, kind, event_key) constraint is the guarantee that an event is mailed at
+    most once, however often the task that notices it runs (services.emails creates the row first and
+    sends only a row it moved from QUEUED to SENDING).
+    """
+
+    class Kind(models.TextChoices):
+        POINTS_EARNED = "points_earned", _("Points earned")
+        REWARD_READY = "reward_ready", _("Reward ready")
+        TIER_REACHED = "tier_reached", _("Tier reached")
+        POINTS_EXPIRING = "points_expiring", _("Points about to expire")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        SUPPRESSED = "suppressed", _("Not sent: unsubscribed or no e-mail address")
+        CAMPAIGN = "campaign", _("Handed to the merchant's campaign")
+        FAILED = "failed", _("Failed")
+
+    customer_shopify_id = models.BigIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    event_key = models.CharField(max_length=120)
+    email = models.CharField(max_length=255, blank=True, default="")
+    language = models.CharField(max_length=8, default="en")
+    # What the template needs, snapshotted when the event happened (points, code, tier name, dates).
+    context = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "customer_shopify_id", "kind", "event_key"],
+                                    name="loyalty_memberemail_event_uniq"),
+        ]
+        indexes = [models.Index(fields=["shop", "status", "created_at"], name="loyalty_memberemail_status")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} e-mail to customer {self.customer_shopify_id} ({self.status})"

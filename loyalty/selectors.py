@@ -7,10 +7,13 @@ from decimal import Decimal
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
+from core.templatetags.money import money
 from shops.models import Shop
 
-from .models import PointsAccount, PointsEntry, Programme, Redemption
+from .models import PointsAccount, PointsEntry, Programme, Redemption, Reward
 
 Kind = PointsEntry.Kind
 
@@ -124,3 +127,29 @@ def earning_preview(programme: Programme, *, subtotal: Decimal, shipping: Decima
     amount = earning_amount(programme=programme, subtotal=subtotal, shipping=shipping, taxes=taxes)
     return {"amount": amount, "points": points_for_amount(programme=programme, amount=amount, multiplier=multiplier),
             "holding_days": programme.holding_days}
+
+
+def reward_description(reward: Reward | None, *, amount: Decimal | None = None, percentage: Decimal | None = None,
+                       currency: str = "") -> str:
+    """What a reward gives, in the active language ("5,00 EUR off your order"): the storefront widget
+    and the members' e-mails show it."""
+    if reward is None:
+        return ""
+    amount = reward.amount if amount is None else amount
+    percentage = reward.percentage if percentage is None else percentage
+    currency = currency or reward.currency
+    kind = reward.kind
+    if kind == Reward.Kind.FIXED_AMOUNT:
+        text = _("%(amount)s off your order") % {"amount": money(amount, currency)}
+    elif kind == Reward.Kind.PERCENTAGE:
+        text = _("%(percent)s %% off your order") % {
+            "percent": number_format(percentage or 0, decimal_pos=0, use_l10n=True)}
+    elif kind == Reward.Kind.FREE_SHIPPING:
+        text = _("Free shipping")
+    elif kind == Reward.Kind.FREE_PRODUCT:
+        text = _("A free product (worth up to %(amount)s)") % {"amount": money(amount, currency)}
+    else:
+        text = _("%(amount)s store credit") % {"amount": money(amount, currency)}
+    if reward.minimum_subtotal:
+        text += " · " + _("on orders from %(amount)s") % {"amount": money(reward.minimum_subtotal, currency)}
+    return text

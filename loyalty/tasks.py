@@ -18,14 +18,50 @@ def _shop(shop_id: int) -> Shop | None:
 
 @shared_task(name="loyalty.tasks.order_points_sync", **TASK_OPTIONS)
 def order_points_sync_task(shop_id: int, order_shopify_id: int) -> int:
-    """For callers that prefer a task to an in-transaction call (commerce calls the service on commit)."""
-    from commerce.models import Order
-
-    from .services import order_points_sync
+    """One order's points (commerce enqueues it on commit of an order or refund write; see services.hooks)."""
+    from .services.hooks import order_points_apply
 
     shop = _shop(shop_id)
-    order = Order.objects.filter(shop_id=shop_id, shopify_id=order_shopify_id).first() if shop else None
-    return len(order_points_sync(shop=shop, order=order)) if order is not None else 0
+    return len(order_points_apply(shop=shop, order_shopify_id=order_shopify_id)) if shop else 0
+
+
+@shared_task(name="loyalty.tasks.orders_points_sync_batch", **TASK_OPTIONS)
+def orders_points_sync_batch(shop_id: int, order_shopify_ids: list[int]) -> int:
+    """Many orders at once (a reconcile page); each order commits on its own, so a retry after a crash
+    redoes only what is left (the ledger's keys make the rest no-ops)."""
+    from .services.hooks import order_points_apply
+
+    shop = _shop(shop_id)
+    if shop is None:
+        return 0
+    return sum(len(order_points_apply(shop=shop, order_shopify_id=i)) for i in order_shopify_ids)
+
+
+@shared_task(name="loyalty.tasks.signup_bonus", **TASK_OPTIONS)
+def signup_bonus_task(shop_id: int, customer_shopify_id: int, customer_created_at: str) -> bool:
+    import datetime as dt
+
+    from .services.hooks import signup_bonus_apply
+
+    shop = _shop(shop_id)
+    if shop is None:
+        return False
+    return signup_bonus_apply(shop=shop, customer_shopify_id=customer_shopify_id,
+                              customer_created_at=dt.datetime.fromisoformat(customer_created_at)) is not None
+
+
+@shared_task(bind=True, name="loyalty.tasks.send_member_email", max_retries=6, **TASK_OPTIONS)
+def send_member_email(self, shop_id: int, email_id: int) -> str:
+    """Queue "mail" (the callers pass it): one member e-mail; SMTP trouble is retried with backoff."""
+    from .services.emails import TransientSendError, member_email_send
+
+    shop = _shop(shop_id)
+    if shop is None:
+        return ""
+    try:
+        return member_email_send(shop=shop, email_id=email_id)
+    except TransientSendError as exc:
+        raise self.retry(exc=exc, countdown=min(30 * 2 ** self.request.retries, 1800), queue="mail") from exc
 
 
 @shared_task(name="loyalty.tasks.past_orders_import", **TASK_OPTIONS)
@@ -56,6 +92,7 @@ def maintenance_all_shops() -> int:
 def shop_maintenance(shop_id: int) -> dict[str, int]:
     """Bounded batches of each periodic job for one shop; anything left is picked up by the next run."""
     from . import services
+    from .services.emails import member_emails_expiry_reminders
 
     shop = _shop(shop_id)
     if shop is None:
@@ -67,6 +104,7 @@ def shop_maintenance(shop_id: int) -> dict[str, int]:
         "tiers": services.tiers_reevaluate_due(shop=shop),
         "rewards_expired": len(services.redemptions_expire_due(shop=shop)),
         "redemptions_resolved": services.redemptions_resolve(shop=shop),
+        "expiry_reminders": member_emails_expiry_reminders(shop=shop),
     }
     log.info("loyalty maintenance of %s: %s", shop.domain, result)
     return result

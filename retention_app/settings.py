@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "commerce",
     "discounts",
     "loyalty",
+    "referrals",
     "campaigns",
     "reports",
     "storefront",

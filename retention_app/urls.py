@@ -12,5 +12,7 @@ urlpatterns = [
     path("", include("shopify_sync.urls")),
     path("", include("reports.urls")),
     path("", include("loyalty.urls")),
+    path("", include("referrals.urls")),
     path("", include("campaigns.urls")),
+    path("", include("storefront.urls")),
 ]

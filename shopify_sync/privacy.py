@@ -57,6 +57,7 @@ class CustomerRef:
 
 # --- shopify_sync: the webhook inbox and data requests ------------------------------------------------
 
+# The table name comes from the model; every value is a query parameter.
 _CUSTOMER_DELIVERIES = f"""
 SELECT id FROM {WebhookDelivery._meta.db_table}
 WHERE (shop_id = %(shop_id)s OR (shop_id IS NULL AND shop_domain = %(domain)s))
@@ -68,7 +69,7 @@ WHERE (shop_id = %(shop_id)s OR (shop_id IS NULL AND shop_domain = %(domain)s))
      OR (topic = 'refunds/create' AND payload::jsonb @> ANY(%(of_order)s::jsonb[]))
   ) ELSE false END
 ORDER BY id
-"""
+"""  # noqa: S608
 
 
 def _customer_delivery_ids(shop: Shop, customer: CustomerRef) -> list[int]:
@@ -118,13 +119,24 @@ def data_requests_customer_redact(shop: Shop, customer: CustomerRef) -> int:
 # --- commerce: customers and orders ----------------------------------------------------------------
 
 
+# The personal fields of commerce.Customer, and what each becomes when erased. Only the ones the model has
+# are used (the model grows; a field listed here and missing there is skipped, not an error).
+_COMMERCE_CUSTOMER_ERASED: dict[str, Any] = {
+    "first_name": "", "last_name": "", "email": "", "phone": "", "email_marketing_state": "",
+    "sms_marketing_state": "", "tags": [], "birth_date": None,
+}
+
+
+def _existing_fields(model: Any, names: Iterable[str]) -> list[str]:
+    have = {f.name for f in model._meta.get_fields()}
+    return [n for n in names if n in have]
+
+
 def commerce_customer_data(shop: Shop, customer: CustomerRef) -> dict[str, Any]:
     from commerce.models import Customer, Order
 
-    customers = Customer.objects.for_shop(shop).filter(shopify_id=customer.shopify_id).values(
-        "shopify_id", "first_name", "last_name", "email", "phone", "email_marketing_state",
-        "sms_marketing_state", "tags", "birth_date", "created_at", "updated_at", "deleted_at",
-    )
+    fields = ["shopify_id", *_existing_fields(Customer, _COMMERCE_CUSTOMER_ERASED), "created_at", "updated_at", "deleted_at"]
+    customers = Customer.objects.for_shop(shop).filter(shopify_id=customer.shopify_id).values(*fields)
     orders = (
         Order.objects.for_shop(shop)
         .filter(_orders_of(customer))
@@ -148,9 +160,9 @@ def commerce_customer_redact(shop: Shop, customer: CustomerRef) -> int:
     from commerce.models import Customer, Order
 
     now = timezone.now()
+    erased = {name: _COMMERCE_CUSTOMER_ERASED[name] for name in _existing_fields(Customer, _COMMERCE_CUSTOMER_ERASED)}
     customers = Customer.objects.for_shop(shop).filter(shopify_id=customer.shopify_id).update(
-        first_name="", last_name="", email="", phone="", email_marketing_state="", sms_marketing_state="",
-        tags=[], birth_date=None, deleted_at=now, updated_at=Greatest("updated_at", now),
+        **erased, deleted_at=now, updated_at=Greatest("updated_at", now),
     )
     orders = Order.objects.for_shop(shop).filter(_orders_of(customer)).update(email="", landing_site="", referring_site="")
     return customers + orders
@@ -210,6 +222,7 @@ COVERED_MODELS = {
 NOT_YET_COVERED = {
     "campaigns.Recipient": "campaigns: recipient e-mail and first name",
     "campaigns.Unsubscribe": "campaigns: unsubscribed e-mail",
+    "loyalty.MemberEmail": "loyalty: member e-mail (added while this module was written)",
 }
 # Models whose personal-looking fields are not customers' data.
 NOT_CUSTOMER_DATA = {

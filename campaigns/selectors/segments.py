@@ -23,7 +23,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from commerce.models import Customer, CustomerSummary, Order
+from commerce.models import Customer, CustomerSummary
 from shops.models import Shop
 
 from ..models import Unsubscribe
@@ -161,18 +161,20 @@ def birthday_in_month(shop: Shop, month: int) -> QuerySet[Customer]:
 
 
 def top_spenders(shop: Shop, share: Decimal = TOP_SPENDER_SHARE) -> QuerySet[Customer]:
-    """The customers with the highest net revenue: the top `share` of buyers (at least one)."""
+    """The top `share` of buyers by net revenue: the k = ceil(share x buyers) highest, plus anyone tied
+    with the k-th (at least one customer when the shop has buyers)."""
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT percentile_disc(%s) WITHIN GROUP (ORDER BY net_revenue) FROM commerce_customersummary "
-            "WHERE shop_id = %s AND net_revenue > 0",
-            [float(1 - share), shop.pk],
+            "WITH b AS (SELECT net_revenue FROM commerce_customersummary WHERE shop_id = %s AND net_revenue > 0) "
+            "SELECT net_revenue FROM b ORDER BY net_revenue DESC "
+            "OFFSET GREATEST(ceil((SELECT count(*) FROM b) * %s::numeric) - 1, 0) LIMIT 1",
+            [shop.pk, share],
         )
-        (threshold,) = cur.fetchone()
-    if threshold is None:
+        row = cur.fetchone()
+    if row is None:
         return customers(shop).none()
     return customers(shop).filter(
-        shopify_id__in=_summaries(shop).filter(net_revenue__gte=threshold, net_revenue__gt=0)
+        shopify_id__in=_summaries(shop).filter(net_revenue__gte=row[0], net_revenue__gt=0)
         .values("customer_shopify_id")
     )
 
@@ -199,7 +201,7 @@ def never_used_reward_from_campaigns(shop: Shop) -> QuerySet[Customer]:
             WHERE o.shop_id = c.shop_id AND o.customer_shopify_id = r.customer_shopify_id
               AND upper(c.code) IN (SELECT upper(x) FROM unnest(o.discount_codes) AS x))
     """
-    return customers(shop).filter(shopify_id__in=RawSQL(sql, [shop.pk]))
+    return customers(shop).filter(shopify_id__in=RawSQL(sql, [shop.pk]))  # noqa: S611 - constant SQL
 
 
 # --- other apps, when present ------------------------------------------------------------------------
@@ -214,25 +216,43 @@ def _provider(module: str, name: str) -> Callable[..., Any] | None:
 
 
 def _ids_queryset(shop: Shop, result: Any) -> QuerySet[Customer]:
-    """Another app's answer (a Customer queryset, a queryset/iterable of Shopify ids) as our queryset."""
+    """Another app's answer as our queryset: a Customer queryset, a queryset of ids, or an iterable of
+    ids or of rows carrying `customer_shopify_id` (reports' dataclasses)."""
     if isinstance(result, QuerySet):
         if result.model is Customer:
             return result.filter(shop=shop, deleted_at__isnull=True)
         return customers(shop).filter(shopify_id__in=result)
-    return customers(shop).filter(shopify_id__in=list(result))
+    ids = [getattr(item, "customer_shopify_id", item) for item in result]
+    return customers(shop).filter(shopify_id__in=ids)
+
+
+def rfm_segment_names() -> list[str]:
+    try:
+        from reports.selectors import rfm as reports_rfm
+    except ImportError:
+        return list(RFM_SEGMENTS)
+    return [str(s.value) for s in getattr(reports_rfm, "Segment", RFM_SEGMENTS)]
 
 
 def rfm(shop: Shop, segment: str) -> QuerySet[Customer]:
-    provider = _provider("reports.selectors", "rfm_segment_customers")
+    provider = (_provider("reports.selectors", "rfm_segment_customer_ids")
+                or _provider("reports.selectors", "rfm_segment_customers"))
     if provider is None:
         raise SegmentUnavailable(_("RFM segments appear once the reports are set up."))
-    return _ids_queryset(shop, provider(shop, segment))
+    try:
+        return _ids_queryset(shop, provider(shop, segment))
+    except ValueError as exc:  # reports refuses an unknown segment name
+        raise UnknownSegment(segment) from exc
 
 
 def predicted_to_lapse(shop: Shop) -> QuerySet[Customer]:
-    provider = _provider("reports.selectors", "predicted_to_lapse_customers")
+    """Reports' prediction (likely to lapse) once its model has been fitted for the shop; until then our
+    own rule (`overdue`)."""
+    provider = _provider("reports.selectors", "predicted_customers")
     if provider is not None:
-        return _ids_queryset(shop, provider(shop))
+        predicted = provider(shop, lapsing_only=True, limit=None)
+        if predicted:
+            return _ids_queryset(shop, predicted)
     return overdue(shop, lapse_suggestion(shop).days)
 
 
@@ -286,7 +306,7 @@ def catalogue(shop: Shop) -> list[SegmentInfo]:
                     str(_("Received a reward code and never used it."))),
     ]
     items += [SegmentInfo(f"rfm:{s}", str(_("RFM: %(name)s") % {"name": s.replace("_", " ")}),
-                          str(_("From the RFM report."))) for s in RFM_SEGMENTS]
+                          str(_("From the RFM report."))) for s in rfm_segment_names()]
     items += [SegmentInfo(f"vip:{key}", str(_("VIP tier: %(name)s") % {"name": name}),
                           str(_("Members of this loyalty tier."))) for key, name in vip_tiers(shop)]
     return items

@@ -152,6 +152,15 @@ def _empty_context() -> RawSQL:
     return RawSQL("'{}'::jsonb", [])
 
 
+# Customers whose first counted order was on this month and day (shop time) of an earlier year.
+_ANNIVERSARY_SQL = """
+SELECT s.customer_shopify_id FROM commerce_customersummary s WHERE s.shop_id = %s
+  AND extract(month FROM (s.first_order_at AT TIME ZONE %s)) = %s
+  AND extract(day FROM (s.first_order_at AT TIME ZONE %s)) = %s
+  AND extract(year FROM (s.first_order_at AT TIME ZONE %s)) < %s
+"""
+
+
 def selection(shop: Shop, campaign: Campaign, *, now: dt.datetime) -> QuerySet[Customer]:
     """The marketable customers who qualify now, annotated with rcpt_window and rcpt_context."""
     settings = kinds.campaign_settings(campaign)
@@ -173,13 +182,8 @@ def selection(shop: Shop, campaign: Campaign, *, now: dt.datetime) -> QuerySet[C
         qs = segments.customers(shop).filter(match).annotate(
             rcpt_window=Value(f"birthday:{today.year}"), rcpt_context=_empty_context())
     elif kind == K.ANNIVERSARY:
-        zone_sql = "(s.first_order_at AT TIME ZONE %s)"
-        ids = RawSQL(
-            f"SELECT s.customer_shopify_id FROM commerce_customersummary s WHERE s.shop_id = %s "
-            f"AND extract(month FROM {zone_sql}) = %s AND extract(day FROM {zone_sql}) = %s "
-            f"AND extract(year FROM {zone_sql}) < %s",
-            [shop.pk, shop.iana_timezone or "UTC", today.month, shop.iana_timezone or "UTC", today.day,
-             shop.iana_timezone or "UTC", today.year])
+        zone = shop.iana_timezone or "UTC"
+        ids = RawSQL(_ANNIVERSARY_SQL, [shop.pk, zone, today.month, zone, today.day, zone, today.year])  # noqa: S611
         qs = segments.customers(shop).filter(shopify_id__in=ids).annotate(
             rcpt_window=Value(f"anniversary:{today.year}"), rcpt_context=_empty_context())
     elif kind == K.POST_PURCHASE:
@@ -271,8 +275,8 @@ def campaign_run(*, shop: Shop, campaign_id: int, run_date: dt.date, now: dt.dat
 def recipients_codes_allocate(*, shop: Shop, campaign: Campaign, run: CampaignRun | None = None,
                               recipient_ids: list[int] | None = None) -> int:
     """Give each treatment recipient waiting for a code its own unique code (created in Shopify in batches)."""
-    waiting = Recipient.objects.filter(shop=shop, campaign=campaign, status=Recipient.Status.WAITING_CODE,
-                                       coupon_code__isnull=True)
+    # `code` is set in the same transaction that creates the recipient's CouponCode.
+    waiting = Recipient.objects.filter(shop=shop, campaign=campaign, status=Recipient.Status.WAITING_CODE, code="")
     if run is not None:
         waiting = waiting.filter(run=run)
     if recipient_ids is not None:
@@ -288,8 +292,9 @@ def recipients_codes_allocate(*, shop: Shop, campaign: Campaign, run: CampaignRu
             if not chunk:
                 break
             made = code_service.codes_insert(shop=shop, coupon=coupon, count=len(chunk), recipients=chunk)
-            for code in made:
-                Recipient.objects.filter(pk=code.recipient_id).update(code=code.code)
+            with connection.cursor() as cur:
+                cur.execute("UPDATE campaigns_recipient r SET code = c.code FROM campaigns_couponcode c "
+                            "WHERE c.recipient_id = r.id AND c.id = ANY(%s)", [[code.pk for code in made]])
             total += len(made)
             if coupon.shopify_discount_gid:
                 code_service.codes_schedule(shop=shop, coupon_id=coupon.pk)

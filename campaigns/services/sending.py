@@ -48,7 +48,7 @@ class SendResult:
 def _claim(shop: Shop, ids: list[int]) -> list[int]:
     with db.cursor() as cur:
         cur.execute(
-            "UPDATE campaigns_recipient SET status = 'sending' WHERE shop_id = %s AND id = ANY(%s) "
+            "UPDATE campaigns_recipient SET status = 'sending', claimed_at = now() WHERE shop_id = %s AND id = ANY(%s) "
             "AND status = 'queued' RETURNING id",
             [shop.pk, list(ids)],
         )
@@ -141,7 +141,7 @@ def queued_ids(*, shop: Shop, run_id: int | None = None, campaign_id: int | None
 def sending_mark_stale(*, now: dt.datetime | None = None) -> int:
     """Rows left in `sending` by a dead worker: `unknown`, never resent (see the module docstring)."""
     cutoff = (now or timezone.now()) - SENDING_STALE
-    return Recipient.objects.filter(status=Recipient.Status.SENDING, assigned_at__lt=cutoff, sent_at__isnull=True).update(
+    return Recipient.objects.filter(status=Recipient.Status.SENDING, claimed_at__lt=cutoff).update(
         status=Recipient.Status.UNKNOWN, error="interrupted while sending; not retried to avoid a duplicate")
 
 

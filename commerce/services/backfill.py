@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 from django.db import connection, transaction
 
+from loyalty.services import hooks as loyalty_hooks
+
 from ..models import OrderSyncRun
 from .bulk_jsonl import iter_byte_lines, read_customers, read_orders
 from .runs import sync_run_add_progress, sync_run_fail, sync_run_finish, sync_run_mark_running
@@ -205,6 +207,9 @@ def backfill_advance(
                 run.save(update_fields=["stage", "bulk_operation_gid", "lines_committed", "bulk_restarts"])
                 continue
             sync_run_finish(run=run)
+            # Loyalty hook: if the merchant chose that past orders earn, import them now, as one chain of
+            # batch tasks (loyalty.tasks.past_orders_import), never a task per order.
+            loyalty_hooks.past_orders_import_enqueue(shop_id=shop.pk)
             return Step.DONE
 
 

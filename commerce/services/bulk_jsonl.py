@@ -12,8 +12,12 @@ skipping that many lines.
 """
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import orjson
 
@@ -27,8 +31,13 @@ from ..shapes import (
     order_from_graphql,
 )
 
+from .bulk_rows import NULL, copy_id, customer_copy_row, line_item_copy_row, order_copy_rows
+
 # Flush loose line items at this many per batch-size orders (a typical order has 2-3 lines).
 LOOSE_LINES_PER_ORDER = 4
+_LINE_ITEM_GID = "gid://shopify/LineItem/"
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -122,3 +131,146 @@ def read_orders(lines: Iterable[bytes], *, batch_size: int, skip_lines: int = 0)
     if batch.orders or batch.loose_line_items or index > skip_lines:
         batch.lines_done = max(index, skip_lines)
         yield batch
+
+
+# ------------------------------------------------------------------------------------ COPY batches
+# The backfill's path: each object becomes a COPY text row at once (services.bulk_rows), and a batch
+# is handed out as the bytes services.upsert COPYs, so the thread that writes to PostgreSQL does no
+# per-row Python work at all (see `prefetched`).
+
+
+def _copy_text(rows: list[str]) -> bytes:
+    return ("\n".join(rows) + "\n").encode() if rows else b""
+
+
+@dataclass(slots=True)
+class CopyBatch:
+    """One batch of a bulk result as COPY text (columns of services.upsert's staging tables)."""
+
+    customers: bytes = b""
+    orders: bytes = b""
+    line_items: bytes = b""
+    refunds: bytes = b""
+    lines_done: int = 0  # as Batch.lines_done
+    records_read: int = 0  # customers or orders
+
+
+def read_customer_copy_batches(
+    lines: Iterable[bytes], *, batch_size: int, skip_lines: int = 0
+) -> Iterator[CopyBatch]:
+    rows: list[str] = []
+    index = 0
+    for index, raw in enumerate(lines, start=1):
+        if index <= skip_lines or not raw or raw.isspace():
+            continue
+        rows.append(customer_copy_row(orjson.loads(raw)))
+        if len(rows) >= batch_size:
+            yield CopyBatch(customers=_copy_text(rows), lines_done=index, records_read=len(rows))
+            rows = []
+    if rows or index > skip_lines:
+        yield CopyBatch(customers=_copy_text(rows), lines_done=max(index, skip_lines), records_read=len(rows))
+
+
+def read_order_copy_batches(
+    lines: Iterable[bytes], *, batch_size: int, skip_lines: int = 0
+) -> Iterator[CopyBatch]:
+    """Orders, their inline refunds and their `__parentId` line items as COPY batches.
+
+    A batch ends just before an order line once it holds `batch_size` orders, so in a grouped file an
+    order's line items travel with it. Line items are rows keyed by their order's id, so a child in a
+    later batch than its parent (an ungrouped file, or past a flush of too many children) is simply
+    attached to the stored order by services.upsert: no order is held open across batches, and
+    `lines_done` is always the last line of the batch.
+    """
+    orders: list[str] = []
+    items: list[str] = []
+    refunds: list[str] = []
+    index = 0
+    max_items = batch_size * LOOSE_LINES_PER_ORDER
+
+    def cut(lines_done: int) -> CopyBatch:
+        return CopyBatch(orders=_copy_text(orders), line_items=_copy_text(items), refunds=_copy_text(refunds),
+                         lines_done=lines_done, records_read=len(orders))
+
+    for index, raw in enumerate(lines, start=1):
+        if index <= skip_lines or not raw or raw.isspace():
+            continue
+        obj = orjson.loads(raw)
+        parent_gid = obj.get("__parentId")
+        if parent_gid is None:
+            if len(orders) >= batch_size:
+                yield cut(index - 1)
+                orders, items, refunds = [], [], []
+            orders.append(order_copy_rows(obj, refunds)[1])
+            continue
+        child_gid = obj.get("id")
+        if type(child_gid) is not str or not child_gid.startswith(_LINE_ITEM_GID):
+            continue  # a child this reader does not ask for; ignore rather than guess
+        parent_id = copy_id(parent_gid)
+        if parent_id == NULL:
+            continue
+        items.append(line_item_copy_row(obj, parent_id))
+        if len(items) >= max_items:
+            yield cut(index)
+            orders, items, refunds = [], [], []
+    if orders or items or index > skip_lines:
+        yield cut(max(index, skip_lines))
+
+
+_DONE = object()
+
+
+@contextlib.contextmanager
+def prefetched(source: Iterator[T], *, depth: int = 1) -> Iterator[Iterator[T]]:
+    """Iterate `source` in a background thread, `depth` items ahead of the consumer.
+
+    The backfill's reader (download, JSON parsing, COPY formatting: pure Python, holding the GIL)
+    then runs while the consumer waits for PostgreSQL, which psycopg2 does with the GIL released: the
+    two overlap on two cores instead of taking turns. Memory stays bounded: at most `depth` items
+    queued, one being built and one being written. `source` is advanced, and closed (its `with`
+    blocks, e.g. the HTTP download, exit), only in the reader thread. An exception in the reader is
+    raised in the consumer; leaving the block early stops the reader after its current item.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[object, object]) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in source:
+                if not put((item, None)):
+                    break
+            else:
+                put((_DONE, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            put((_DONE, exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=run, name="commerce-bulk-reader", daemon=True)
+    reader.start()
+
+    def consume() -> Iterator[T]:
+        while True:
+            item, error = items.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        reader.join()

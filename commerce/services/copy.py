@@ -52,3 +52,12 @@ def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequenc
     raw = getattr(cursor, "cursor", cursor)  # Django's CursorWrapper -> psycopg2 cursor
     raw.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
     return count
+
+
+def copy_text(cursor, table: str, columns: Sequence[str], data: bytes) -> None:
+    """COPY rows already formatted as COPY text (commerce.services.bulk_rows) into `table(columns)`."""
+    if not data:
+        return
+    raw = getattr(cursor, "cursor", cursor)
+    # 1 MiB reads: the default 8 KiB would make a few thousand Python-level read() calls per batch.
+    raw.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.BytesIO(data), size=1 << 20)

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from loyalty.services import hooks as loyalty_hooks
+
 from ..models import OrderSyncRun
 from ..shapes import customer_from_graphql, line_item_from_graphql, order_from_graphql
 from .runs import (
@@ -87,6 +89,8 @@ def reconcile_execute(*, run_id: int, client: AdminAPI | None = None) -> OrderSy
                 record.line_items_complete = True
             records.append(record)
         result = orders_upsert(shop=shop, orders=records)
+        # Loyalty hook: orders whose webhooks were lost earn (or give back) their points too; batched.
+        loyalty_hooks.orders_points_enqueue(shop_id=shop.pk, order_shopify_ids=[r.shopify_id for r in records])
         sync_run_add_progress(run=run, read=len(records), written=result.written)
     sync_run_finish(run=run)
     log.info("reconcile of %s since %s: read %s, wrote %s", shop.domain, since, run.rows_read, run.rows_written)

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty.services import hooks as loyalty_hooks
 from shops.models import Shop
 
 from ..shapes import customer_from_rest, gid_to_id, order_from_rest, parse_datetime, refund_from_rest
@@ -30,19 +31,42 @@ log = logging.getLogger(__name__)
 
 def handle_order_webhook(*, shop: Shop, payload: Mapping[str, Any], **_: Any) -> int:
     """orders/create, orders/updated, orders/paid, orders/cancelled: the whole order. Returns rows written."""
-    return orders_upsert(shop=shop, orders=[order_from_rest(payload)]).written
+    order = order_from_rest(payload)
+    written = orders_upsert(shop=shop, orders=[order]).written
+    # Loyalty hook: points for the order (earn, refunds, cancellation) and its reward codes marked used,
+    # in a task enqueued when this transaction commits. Also for a version that lost to a newer stored
+    # one: the task reads the stored order, and the ledger's keys make a repeat a no-op.
+    loyalty_hooks.orders_points_enqueue(shop_id=shop.pk, order_shopify_ids=[order.shopify_id])
+    # Referrals hook: keep the order's fraud signals (cart attribute, hashed address/phone/IP) and sync the
+    # referral it may belong to after commit; a no-op for shops without the referral programme.
+    from referrals.services.attribution import order_webhook_received
+
+    order_webhook_received(shop=shop, payload=payload)
+    return written
 
 
 def handle_refund_webhook(*, shop: Shop, payload: Mapping[str, Any], **_: Any) -> int:
     """refunds/create: a refund with order_id."""
     refund = refund_from_rest(payload, shop.currency)
     orders_upsert(shop=shop, refunds=[refund])
+    # Loyalty hook: the refund takes back its share of the order's points (after commit).
+    loyalty_hooks.orders_points_enqueue(shop_id=shop.pk, order_shopify_ids=[refund.order_shopify_id])
+    # Referrals hook: a refund inside the holding period cancels the referrer's pending reward (after commit).
+    from referrals.services.attribution import refund_webhook_received
+
+    refund_webhook_received(shop=shop, payload=payload)
     return 1
 
 
-def handle_customer_webhook(*, shop: Shop, payload: Mapping[str, Any], **_: Any) -> int:
+def handle_customer_webhook(*, shop: Shop, payload: Mapping[str, Any], topic: str = "", **_: Any) -> int:
     """customers/create, customers/update."""
-    return customers_upsert(shop=shop, records=[customer_from_rest(payload)]).written
+    record = customer_from_rest(payload)
+    written = customers_upsert(shop=shop, records=[record]).written
+    if topic == "customers/create":
+        # Loyalty hook: the sign-up bonus (after commit; once per customer by the ledger's key).
+        loyalty_hooks.signup_bonus_enqueue(shop_id=shop.pk, customer_shopify_id=record.shopify_id,
+                                           customer_created_at=record.created_at)
+    return written
 
 
 def handle_customer_delete_webhook(

@@ -10,6 +10,8 @@ SHOP = "store/<str:shop_domain>"
 urlpatterns = [
     path("_devshop/health", control.health, name="health"),
     path("cdn/app-bridge.js", cdn.app_bridge, name="app_bridge"),
+    path("cdn/extensions/<str:client_id>/<str:extension>/assets/<str:name>", cdn.extension_asset,
+         name="extension_asset"),
     # OAuth
     path(f"{SHOP}/admin/oauth/authorize", oauth.authorize, name="authorize"),
     path(f"{SHOP}/admin/oauth/install", oauth.install, name="install"),

@@ -1,11 +1,20 @@
 """Store routes: the Admin GraphQL API, bulk files and the store's part of the control API."""
 from django.urls import path
 
-from . import control, views
+from . import control, storefront, views
 
 SHOP = "_devshop/shops/<str:shop_domain>"
 
+STOREFRONT = "store/<str:shop_domain>"
+
 urlpatterns = [
+    # Storefront cart and checkout (storefront.py); the home page and customer login are partners'.
+    path(f"{STOREFRONT}/cart", storefront.cart_page, name="storefront_cart"),
+    path(f"{STOREFRONT}/cart/add", storefront.cart_add, name="storefront_cart_add"),
+    path(f"{STOREFRONT}/cart/update", storefront.cart_update, name="storefront_cart_update"),
+    path(f"{STOREFRONT}/discount/<str:code>", storefront.discount_apply, name="storefront_discount"),
+    path(f"{STOREFRONT}/checkout", storefront.checkout, name="storefront_checkout"),
+    path(f"{STOREFRONT}/orders/<int:order_id>", storefront.order_status, name="storefront_order_status"),
     path("store/<str:shop_domain>/admin/api/<str:version>/graphql.json", views.admin_graphql, name="admin_graphql"),
     path("files/bulk/<int:op_id>.jsonl", views.bulk_file, name="bulk_file"),
     path("_devshop/shops", control.shops, name="control_shops"),

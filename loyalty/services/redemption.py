@@ -18,6 +18,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+# Refusals are shown to the customer in the storefront's language (the widget's request activated it).
+from django.utils.translation import gettext as _
+
 from core.money import Money
 from discounts.codes import code_generate, code_normalize
 from discounts.models import DiscountCode
@@ -63,26 +66,27 @@ def redemption_reserve(
     with transaction.atomic():
         account = account_for_update(shop=shop, customer_shopify_id=customer_shopify_id, create=False)
         if account is None:
-            raise RedemptionRefused("You have no points yet.")
+            raise RedemptionRefused(_("You have no points yet."))
         # Under the account lock a concurrent double click has committed (or not started): this read
         # sees it. The unique constraint below is the guarantee if the key is reused for another account.
         existing = Redemption.objects.filter(shop=shop, idempotency_key=key).first()
         if existing is not None:
             if existing.account_id != account.pk:
-                raise RedemptionRefused("This request was already used.")
+                raise RedemptionRefused(_("This request was already used."))
             return existing, False
         if programme.paused:
-            raise RedemptionRefused("The rewards programme is paused at the moment.")
+            raise RedemptionRefused(_("The rewards programme is paused at the moment."))
         reward = Reward.objects.filter(shop=shop, pk=reward_id, active=True).first()
         if reward is None:
-            raise RedemptionRefused("This reward is no longer available.")
+            raise RedemptionRefused(_("This reward is no longer available."))
         if reward.min_tier_id is not None:
             needed = Tier.objects.get(shop=shop, pk=reward.min_tier_id)
             if account.tier is None or account.tier.threshold < needed.threshold:
-                raise RedemptionRefused(f"This reward is for {needed.name} members and above.")
+                raise RedemptionRefused(_("This reward is for %(tier)s members and above.") % {"tier": needed.name})
         if account.balance < reward.points_cost:
             raise RedemptionRefused(
-                f"This reward costs {reward.points_cost} points; you have {account.balance} available."
+                _("This reward costs %(cost)s points; you have %(balance)s available.")
+                % {"cost": reward.points_cost, "balance": account.balance}
             )
         try:
             with transaction.atomic():
@@ -109,7 +113,7 @@ def redemption_reserve(
                 now=now,
             )
         except InsufficientPoints as exc:  # pragma: no cover - checked above under the same lock
-            raise RedemptionRefused("You do not have enough points for this reward.") from exc
+            raise RedemptionRefused(_("You do not have enough points for this reward.")) from exc
     return redemption, True
 
 

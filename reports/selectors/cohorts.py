@@ -13,11 +13,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
-
 from shops.models import Shop
 
-from .periods import month_start, next_month, shop_today, shop_tz
+from .periods import month_start, next_month, report_cursor, shop_today, shop_tz
 
 
 def months_between(a: dt.date, b: dt.date) -> int:
@@ -108,7 +106,7 @@ def cohort_matrix(shop: Shop, first_month: dt.date, last_month: dt.date) -> Coho
     tz = shop_tz(shop)
     lo = dt.datetime.combine(first_month, dt.time.min, tzinfo=tz)
     hi = dt.datetime.combine(next_month(last_month), dt.time.min, tzinfo=tz)
-    with connection.cursor() as cur:
+    with report_cursor() as cur:
         cur.execute(_COHORT_SQL, {"shop": shop.pk, "tz": tz.key, "lo": lo, "hi": hi, "first": first_month})
         rows = cur.fetchall()
     by_cohort: dict[dt.date, dict[int, tuple[int, Decimal]]] = {}

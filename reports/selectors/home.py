@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
 from shops.models import Shop
 
-from .periods import DateRange
+from .periods import DateRange, report_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +61,7 @@ SELECT
 def overview(shop: Shop, period: DateRange) -> Overview:
     """Customers, orders, net revenue, AOV, purchase frequency and repeat purchase rate for a period."""
     start, end = period.bounds_utc(ZoneInfo(shop.iana_timezone or "UTC"))
-    with connection.cursor() as cur:
+    with report_cursor() as cur:
         cur.execute(_OVERVIEW_SQL, {"shop": shop.pk, "start": start, "end": end})
         orders, customers, customer_orders, repeat, net, guests = cur.fetchone()
     return Overview(
@@ -108,7 +106,7 @@ def monthly_new_vs_returning(shop: Shop, period: DateRange) -> list[MonthOrders]
     (returning), and guest orders; every month of the period is present, empty ones as zeros."""
     tz_name = shop.iana_timezone or "UTC"
     start, end = period.bounds_utc(ZoneInfo(tz_name))
-    with connection.cursor() as cur:
+    with report_cursor() as cur:
         cur.execute(_MONTHLY_SQL, {"shop": shop.pk, "tz": tz_name, "start": start, "end": end})
         found = {row[0]: row for row in cur.fetchall()}
     months: list[MonthOrders] = []

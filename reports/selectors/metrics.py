@@ -29,11 +29,9 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
-
 from shops.models import Shop
 
-from .periods import DateRange, activity_source, shop_tz
+from .periods import DateRange, activity_source, report_cursor, shop_tz
 
 AUTO_WINDOW_PERCENTILE = 0.8
 AUTO_WINDOW_MIN_DAYS = 30
@@ -54,7 +52,7 @@ class ActiveWindow:
 
 def active_window_days(shop: Shop, setting: int | None = None) -> ActiveWindow:
     """The activity window W (see module docstring): the merchant's setting, or derived from the data."""
-    with connection.cursor() as cur:
+    with report_cursor() as cur:
         cur.execute(
             """SELECT count(*), percentile_disc(%(pct)s) WITHIN GROUP (
                    ORDER BY extract(epoch FROM last_order_at - first_order_at) / 86400.0 / (orders_count - 1))
@@ -155,26 +153,33 @@ class PeriodMetrics:
 
 # Every customer whose first order falls in the period has an order in it, so the returning customers
 # are simply the period's customers minus its new ones: no join with the customer summaries needed.
+# Orders and revenue are the customers' (from the activity rows) plus the guests' (by index: the
+# (shop, customer, processed_at) index holds the NULL customer too), never a scan of the period's orders.
 _PERIOD_SQL = """
-WITH per AS (SELECT customer_shopify_id, sum(n) AS n FROM ({act}) a GROUP BY customer_shopify_id)
+WITH per AS (
+    SELECT customer_shopify_id, sum(n) AS n, sum(net) AS net FROM ({act}) a GROUP BY customer_shopify_id
+)
 SELECT
     (SELECT count(*) FROM per),
     (SELECT coalesce(sum(n), 0) FROM per),
     (SELECT count(*) FROM per WHERE n > 1),
+    (SELECT coalesce(sum(net), 0) FROM per),
     (SELECT count(*) FROM commerce_customersummary
      WHERE shop_id = %(shop)s AND first_order_at >= %(lo)s AND first_order_at < %(hi)s),
-    (SELECT count(*) FROM (SELECT customer_shopify_id FROM ({start_act}) a GROUP BY 1) g),
-    (SELECT count(*) FROM (SELECT customer_shopify_id FROM ({end_act}) a GROUP BY 1) g)
+    ({start_count}),
+    ({end_count}),
+    (SELECT count(*) FROM commerce_order
+     WHERE shop_id = %(shop)s AND customer_shopify_id IS NULL AND NOT test AND cancelled_at IS NULL
+       AND processed_at >= %(lo)s AND processed_at < %(hi)s),
+    (SELECT coalesce(sum(total - total_refunded), 0) FROM commerce_order
+     WHERE shop_id = %(shop)s AND customer_shopify_id IS NULL AND NOT test AND cancelled_at IS NULL
+       AND processed_at >= %(lo)s AND processed_at < %(hi)s)
 """
-
-# All counted orders (guests included) for orders and revenue: the home page's AOV, read by index.
-_ORDERS_SQL = """
-SELECT count(*), coalesce(sum(total - total_refunded), 0),
-       count(*) FILTER (WHERE customer_shopify_id IS NULL)
-FROM commerce_order
-WHERE shop_id = %(shop)s AND NOT test AND cancelled_at IS NULL
-  AND processed_at >= %(lo)s AND processed_at < %(hi)s
-"""
+_ACTIVE_FROM_ACTIVITY = "SELECT count(*) FROM (SELECT customer_shopify_id FROM ({act}) a GROUP BY 1) g"
+# When the window ends after the last possible order (now), "ordered within the window" is "last order
+# inside it": one index range count on (shop, last_order_at) instead of a pass over the window's months.
+_ACTIVE_FROM_LAST_ORDER = """SELECT count(*) FROM commerce_customersummary
+    WHERE shop_id = %(shop)s AND last_order_at >= %({name})s"""
 
 _SECOND_ORDER_SQL = """
 WITH gaps AS (
@@ -214,16 +219,25 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
     end_exclusive = period.end + dt.timedelta(days=1)
     w = dt.timedelta(days=window.days)
     act = activity_source(shop, period.start, end_exclusive, "p")
-    start_act = activity_source(shop, period.start - w, period.start, "s")
-    end_act = activity_source(shop, end_exclusive - w, end_exclusive, "e")
-    params = {"shop": shop.pk, "lo": lo, "hi": hi, "tz": shop.iana_timezone or "UTC",
-              **act.params, **start_act.params, **end_act.params}
-    with connection.cursor() as cur:
-        cur.execute(_PERIOD_SQL.format(act=act.sql, start_act=start_act.sql, end_act=end_act.sql), params)
-        customers, customer_orders, repeaters, new, at_start, at_end = cur.fetchone()
+    params = {"shop": shop.pk, "lo": lo, "hi": hi, "tz": shop.iana_timezone or "UTC", **act.params}
+    counts = []
+    now = dt.datetime.now(dt.UTC)
+    for name, window_end in (("s", period.start), ("e", end_exclusive)):
+        window_end_utc = dt.datetime.combine(window_end, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
+        if window_end_utc > now:
+            params[f"{name}_since"] = window_end_utc - w
+            counts.append(_ACTIVE_FROM_LAST_ORDER.format(name=f"{name}_since"))
+        else:
+            source = activity_source(shop, window_end - w, window_end, name)
+            params.update(source.params)
+            counts.append(_ACTIVE_FROM_ACTIVITY.format(act=source.sql))
+    with report_cursor() as cur:
+        cur.execute(_PERIOD_SQL.format(act=act.sql, start_count=counts[0], end_count=counts[1]), params)
+        customers, customer_orders, repeaters, customer_revenue, new, at_start, at_end, guests, guest_revenue = \
+            cur.fetchone()
         returning = customers - new
-        cur.execute(_ORDERS_SQL, params)
-        orders, revenue, guests = cur.fetchone()
+        orders = int(customer_orders) + guests
+        revenue = Decimal(customer_revenue) + Decimal(guest_revenue)
         second = _second_order_gaps(cur, params, new)
     return PeriodMetrics(
         period=period, currency=shop.currency, window_days=window.days, gross_margin=gross_margin,

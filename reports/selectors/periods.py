@@ -11,10 +11,15 @@ The counting rule (stated once, used by every report; the same as commerce.servi
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from shops.models import Shop
 
@@ -129,5 +134,20 @@ def activity_source(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
         WHERE shop_id = %(shop)s AND customer_shopify_id IS NOT NULL AND NOT test AND cancelled_at IS NULL
           AND ((processed_at >= %({p}_a0)s AND processed_at < %({p}_a1)s)
             OR (processed_at >= %({p}_b0)s AND processed_at < %({p}_b1)s))
-    """
+    """  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     return ActivitySource(sql, params)
+
+
+@contextlib.contextmanager
+def report_cursor() -> Iterator[CursorWrapper]:
+    """A cursor for report queries, in a read-only transaction with settings that suit them:
+    - jit off: PostgreSQL JIT-compiles any query above jit_above_cost, which costs 100-250 ms per query
+      here and never pays back on queries that take a few hundred milliseconds (measured on the
+      1M-order benchmark shop: the period metrics went from 790 to 545 ms);
+    - work_mem 64 MB: the hash aggregates and sorts over a few hundred thousand summary rows stay in
+      memory instead of spilling to disk.
+    SET LOCAL ends with the transaction, so the connection goes back to the pool unchanged.
+    """
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; SET TRANSACTION READ ONLY")
+        yield cur

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from django.db import connection
-
 from shops.models import Shop
+
+from .periods import report_cursor
 
 
 class Segment(StrEnum):
@@ -100,7 +100,7 @@ SELECT customer_shopify_id, last_order_at, orders_count, net_revenue,
        {_score_sql("last_order_at", "r")} AS r, {_score_sql("orders_count", "f")} AS f,
        {_score_sql("net_revenue", "m")} AS m
 FROM commerce_customersummary WHERE shop_id = %(shop)s
-"""
+"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
 
 
 def _cells(segment: Segment) -> list[str]:
@@ -130,7 +130,7 @@ class RfmOverview:
 
 def rfm_overview(shop: Shop) -> RfmOverview:
     """Customers and revenue per segment, and the R × F grid."""
-    with connection.cursor() as cur:
+    with report_cursor() as cur:
         thresholds = _thresholds(cur, shop)
         if thresholds is None:
             rows = []
@@ -138,7 +138,7 @@ def rfm_overview(shop: Shop) -> RfmOverview:
             cur.execute(
                 f"""SELECT r, f, m, count(*), sum(net_revenue), sum(orders_count),
                            sum(extract(epoch FROM now() - last_order_at) / 86400.0)
-                    FROM ({_SCORED_SQL}) s GROUP BY r, f, m""",
+                    FROM ({_SCORED_SQL}) s GROUP BY r, f, m""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
                 {"shop": shop.pk, **_threshold_params(thresholds)},
             )
             rows = cur.fetchall()
@@ -186,7 +186,7 @@ def rfm_segment_customers(shop: Shop, segment: Segment | str, *, limit: int | No
     """The customers of one RFM segment of the shop, most valuable first (for the admin list, the CSV
     export and campaigns). Raises ValueError for an unknown segment name."""
     segment = Segment(segment)
-    with connection.cursor() as cur:
+    with report_cursor() as cur:
         thresholds = _thresholds(cur, shop)
         if thresholds is None:
             return []
@@ -198,7 +198,7 @@ def rfm_segment_customers(shop: Shop, segment: Segment | str, *, limit: int | No
                   ON c.shop_id = %(shop)s AND c.shopify_id = s.customer_shopify_id
                 WHERE (s.r * 10 + (s.f + s.m + 1) / 2)::text = ANY(%(cells)s)
                 ORDER BY s.net_revenue DESC, s.customer_shopify_id
-                LIMIT %(limit)s OFFSET %(offset)s""",
+                LIMIT %(limit)s OFFSET %(offset)s""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
             {"shop": shop.pk, "cells": _cells(segment), "limit": limit, "offset": offset,
              **_threshold_params(thresholds)},
         )
@@ -209,12 +209,12 @@ def rfm_segment_customers(shop: Shop, segment: Segment | str, *, limit: int | No
 
 def rfm_segment_customer_ids(shop: Shop, segment: Segment | str) -> list[int]:
     """Just the Shopify customer ids of a segment (what a campaign needs to target it)."""
-    with connection.cursor() as cur:
+    with report_cursor() as cur:
         thresholds = _thresholds(cur, shop)
         if thresholds is None:
             return []
         cur.execute(
             f"""SELECT customer_shopify_id FROM ({_SCORED_SQL}) s
-                WHERE (s.r * 10 + (s.f + s.m + 1) / 2)::text = ANY(%(cells)s) ORDER BY customer_shopify_id""",
+                WHERE (s.r * 10 + (s.f + s.m + 1) / 2)::text = ANY(%(cells)s) ORDER BY customer_shopify_id""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
             {"shop": shop.pk, "cells": _cells(Segment(segment)), **_threshold_params(thresholds)})
         return [row[0] for row in cur.fetchall()]

@@ -120,3 +120,28 @@ def devshop_shop(db, settings, devshop_campaigns):
     shop._server = server
     shop._remote = remote
     return shop
+
+
+@pytest.fixture
+def make_buyers(db):
+    """n consenting customers with one order each `days_ago`, in two upserts (one transaction each)."""
+    from commerce.services.upsert import customers_upsert, orders_upsert
+    from commerce.shapes import CustomerRecord, OrderRecord
+
+    def make(shop, n, *, days_ago, total="50.00"):
+        now = timezone.now()
+        at = now - dt.timedelta(days=days_ago)
+        ids = [next(_ids) for _ in range(n)]
+        customers_upsert(shop=shop, records=[_record(
+            CustomerRecord, shopify_id=i, first_name="Kim", last_name="Test", email=f"c{i}@example.com", phone="",
+            email_marketing_state="subscribed", sms_marketing_state="", tags=[], created_at=at, updated_at=now,
+            birth_date=None, birth_date_known=True) for i in ids])
+        orders_upsert(shop=shop, orders=[_record(
+            OrderRecord, shopify_id=next(_ids), name="#1", customer_shopify_id=i, email="", created_at=at,
+            processed_at=at, updated_at=at, cancelled_at=None, cancel_reason="", financial_status="paid",
+            fulfillment_status="", currency=shop.currency, presentment_currency=shop.currency,
+            subtotal=Decimal(total), total_discounts=Decimal(0), total_shipping=Decimal(0), total_tax=Decimal(0),
+            total=Decimal(total), discount_codes=[], landing_site="", referring_site="", test=False) for i in ids])
+        return ids
+
+    return make

@@ -99,3 +99,77 @@ def test_edit_delete_and_refusal_in_plain_words(devshop_shop):
     coupon.refresh_from_db()
     assert coupon.status == "deleted"
     coupons.coupon_delete(shop=shop, coupon_id=coupon.pk)  # twice is fine
+
+
+def test_win_back_with_unique_codes_through_the_store(devshop_shop, make_buyers, smtp):
+    import re
+
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, Recipient
+    from campaigns.services import runs, sending
+
+    shop = devshop_shop
+    campaign = runs.campaign_for_kind(shop=shop, kind=Campaign.Kind.WIN_BACK)
+    campaign = runs.campaign_configure(shop=shop, campaign_id=campaign.pk, enabled=True,
+                                       settings={"lapse_days": 60, "discount_percent": 15}, control_percent=10,
+                                       attribution_days=30, send_hour=0)
+    assert campaign.coupon.status == "active" and campaign.coupon.for_campaign
+    make_buyers(shop, 300, days_ago=90)
+
+    run = runs.campaign_run(shop=shop, campaign_id=campaign.pk, run_date=timezone.now().date())
+    treated = Recipient.objects.filter(run=run, group="treatment")
+    assert run.treatment == treated.count() > 250  # two batches of codes
+    assert not treated.exclude(status="waiting_code").exists()  # nothing goes out before its code exists
+    _finish_codes(shop, campaign.coupon.pk)
+    assert not treated.exclude(status="queued").exists()
+
+    sending.recipients_send(shop=shop, recipient_ids=sending.queued_ids(shop=shop, run_id=run.pk))
+    assert len(smtp.messages) == run.treatment
+    body = smtp.messages[0].get_body(preferencelist=("plain",)).get_content()
+    recipient = Recipient.objects.get(email=str(smtp.messages[0]["To"]))
+    assert recipient.code and recipient.code in body and "15 % off" in body
+    assert re.search(r"/discount/" + recipient.code, body)
+    assert _node_by_code(shop, recipient.code)["id"] == campaign.coupon.shopify_discount_gid
+    assert len({r.code for r in treated}) == run.treatment  # unique
+    assert not Recipient.objects.filter(run=run, group="control").exclude(code="").exists()
+
+
+def test_merchant_creates_a_coupon_from_the_page_and_downloads_its_codes(client, devshop_shop):
+    import csv
+    import io
+
+    from django.conf import settings
+
+    from tests.shops.conftest import session_token
+
+    shop = devshop_shop
+    auth = {"HTTP_AUTHORIZATION": "Bearer " + session_token(shop.domain, secret=settings.SHOPIFY_API_SECRET,
+                                                             aud=settings.SHOPIFY_API_KEY)}
+    form = {"title": "Welcome back", "kind": "percentage", "value": "12.5", "audience": "all",
+            "code_mode": "unique", "codes_requested": "260", "code_prefix": "wb-", "once_per_customer": "on",
+            "combines_with_shipping": "on", "starts_at": "2026-12-01T00:00"}
+    response = client.post("/coupons/create", form, **auth)
+    assert response.status_code == 200, response.content
+    coupon = Coupon.objects.get(shop=shop, title="Welcome back")
+    assert response.json()["redirect"] == f"/coupons/{coupon.pk}"
+    assert coupon.value == Decimal("12.5") and coupon.starts_at.isoformat() == "2026-11-30T23:00:00+00:00"
+    _finish_codes(shop, coupon.pk)
+    progress = client.get(f"/coupons/{coupon.pk}/progress", **auth).json()
+    assert progress["active"] == 260 and progress["finished"]
+    rows = list(csv.reader(io.StringIO(client.get(f"/coupons/{coupon.pk}/codes.csv", **auth).content.decode())))
+    assert rows[0] == ["code", "status", "customer_email"] and len(rows) == 261
+    assert all(r[0].startswith("WB-") and r[1] == "active" for r in rows[1:])
+
+    # Shopify's refusal reaches the merchant in plain words
+    outside = Coupon(shop=shop, title="x", kind="percentage", value=Decimal(5), starts_at=coupon.starts_at)
+    shopify.payload(shopify.execute(shop, "discount_code_basic_create", {
+        "basicCodeDiscount": coupons.discount_input(outside, code="TAKEN-BY-ADMIN")}), "discountCodeBasicCreate")
+    refused = client.post("/coupons/create", {**form, "code_mode": "shared", "code": "TAKEN-BY-ADMIN",
+                                              "title": "Again"}, **auth)
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        "That code is already used by another discount in your store. Choose a different code."]
+    # another shop's coupon is not found
+    other = client.get(f"/coupons/{coupon.pk + 10_000}/progress", **auth)
+    assert other.status_code == 404

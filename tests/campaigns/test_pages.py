@@ -20,9 +20,9 @@ def tokened_shop(shop):
     from shops.services import shop_tokens_store
     from shops.token_endpoint import TokenGrant
 
-    shop_tokens_store(shop, TokenGrant(access_token="shpat_test", scopes=shop.scopes,
-                                       expires_at=timezone.now() + dt.timedelta(hours=1), refresh_token="r",
-                                       refresh_token_expires_at=None))
+    shop_tokens_store(shop, TokenGrant(access_token="shpat_test", scopes=shop.scopes,  # noqa: S106
+                                       expires_at=timezone.now() + dt.timedelta(hours=1),
+                                       refresh_token="r", refresh_token_expires_at=None))  # noqa: S106
     shop.save()
     return shop
 
@@ -96,3 +96,17 @@ def test_survey_answered_through_a_signed_link_and_counted(client, shop):
     assert client.post(f"/c/s/{token}", {"reason": "competitor"}).status_code == 200
     assert dict(surveys.churn_reasons(shop))["I found another shop"] == 1
     assert client.get("/c/s/not-a-token").status_code == 400
+
+
+def test_emails_are_written_in_english_and_german(shop):
+    from campaigns import emails
+
+    campaign = runs.campaign_for_kind(shop=shop, kind=Campaign.Kind.WIN_BACK)
+    campaign.settings = {"discount_percent": 15}
+    envelope = emails.Envelope(7, "kim@example.com", "Kim", 5, "ABC123")
+    english = emails.render(shop, campaign, envelope, "en")
+    german = emails.render(shop, campaign, envelope, "de")
+    assert english.subject == "We miss you, Kim" and "15 % off your next order" in english.text
+    assert german.subject == "Wir vermissen Sie, Kim" and "15 % Rabatt auf Ihre nächste Bestellung" in german.text
+    assert "Abmelden" in german.html and "/discount/ABC123" in german.html
+    assert german.headers["List-Unsubscribe"].startswith("<http")

@@ -31,7 +31,7 @@ class Stack:
 
 
 @pytest.fixture
-def browser():
+def browser(monkeypatch):
     """Headless Chromium from Debian's package. CI installs it (.ci/run); a missing browser fails there
     and skips only on a developer machine without it. Per test: Playwright's sync API keeps an event loop
     in this thread while it is open, and Django refuses database work (the test's teardown) under it."""
@@ -41,6 +41,9 @@ def browser():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM reads are ordinary
+    # synchronous calls, which Django would otherwise refuse as "async context".
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance

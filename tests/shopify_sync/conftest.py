@@ -44,7 +44,7 @@ class FakeShopify:
         self.requests: list[Seen] = []
         self.token_requests: list[dict] = []
         self.valid_tokens: set[str] | None = None  # None: any token is accepted
-        self.next_token = "token-after-refresh"
+        self.next_token = "token-after-refresh"  # noqa: S105 - test token
         self.handler = None  # optional callable(Seen) -> Reply
         self.port = 0
 

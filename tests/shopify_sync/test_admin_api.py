@@ -162,17 +162,22 @@ def test_concurrent_workers_pace_themselves_from_the_shared_bucket(fake_shopify,
     # when: three workers want to send it at once
     waits: list[float] = []
     lock = threading.Lock()
+    # Each worker's "sleep" records its wait and holds it until all three have reserved, as real sleeping
+    # would (otherwise the first response would reset the estimate before the others ask).
+    all_reserved = threading.Barrier(3, timeout=10)
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            waits.append(seconds)
+        all_reserved.wait()
 
     def worker():
         from django.db import connection
 
-        recorded: list[float] = []
         try:
-            AdminClient(token_shop, sleep=recorded.append).execute(QUERY)
+            AdminClient(token_shop, sleep=sleep).execute(QUERY)
         finally:
             connection.close()
-        with lock:
-            waits.extend(recorded)
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:

@@ -19,7 +19,9 @@ ORDER = 820982911946154508
 
 
 def process_all():
-    for pk in WebhookDelivery.objects.unprocessed().order_by("pk").values_list("pk", flat=True):
+    # Only what these tests send; the history rows (commerce's topics) stay pending on purpose.
+    rows = WebhookDelivery.objects.unprocessed().exclude(topic__in=["orders/create", "refunds/create", "customers/update"])
+    for pk in rows.order_by("pk").values_list("pk", flat=True):
         inbox.webhook_delivery_process(delivery_id=pk)
 
 

@@ -49,7 +49,7 @@ def test_a_signed_delivery_is_stored_byte_for_byte_and_acknowledged(post_webhook
 
 
 def test_a_wrong_signature_is_refused_with_401_and_nothing_stored(client, signed, shop):
-    body, headers = signed("test/record", {"id": 1}, secret="not-the-app-secret")
+    body, headers = signed("test/record", {"id": 1}, secret="not-the-app-secret")  # noqa: S106
     assert client.post("/webhooks", data=body, content_type="application/json", **headers).status_code == 401
     body, headers = signed("test/record", {"id": 1})
     tampered = body.replace(b"1", b"2")
@@ -60,8 +60,8 @@ def test_a_wrong_signature_is_refused_with_401_and_nothing_stored(client, signed
 
 
 def test_the_old_secret_is_accepted_during_a_rotation(client, signed, settings, shop):
-    settings.SHOPIFY_API_SECRET_OLD = "the-previous-secret"
-    body, headers = signed("test/record", {"id": 1}, secret="the-previous-secret")
+    settings.SHOPIFY_API_SECRET_OLD = "the-previous-secret"  # noqa: S105
+    body, headers = signed("test/record", {"id": 1}, secret="the-previous-secret")  # noqa: S106
     assert client.post("/webhooks", data=body, content_type="application/json", **headers).status_code == 200
 
 

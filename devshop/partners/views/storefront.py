@@ -42,14 +42,22 @@ def logged_in_customer(request: HttpRequest, shop):
 
 
 def storefront_context(request: HttpRequest, shop) -> dict:
-    """What every storefront template gets; later issues (cart, widget, theme app extension
-    blocks) add to it through `app_embeds`."""
-    return {"shop": shop, "customer": logged_in_customer(request, shop), "app_embeds": []}
+    """What every storefront template gets: the shop, the logged-in customer, the installed apps'
+    theme app embeds (app_embeds.py) and the cart's item count."""
+    from ..app_embeds import storefront_embeds
+
+    customer = logged_in_customer(request, shop)
+    cart = request.session.get(f"devshop_cart:{shop.domain}") or {}
+    return {"shop": shop, "customer": customer, "app_embeds": storefront_embeds(request, shop, customer),
+            "cart_count": sum(int(line.get("quantity", 0)) for line in cart.get("lines", []))}
 
 
 def storefront_home(request: HttpRequest, shop_domain: str) -> HttpResponse:
+    from devshop.store.storefront import featured_variants
+
     shop = get_shop(shop_domain)
-    return render(request, "devshop/storefront_home.html", storefront_context(request, shop))
+    return render(request, "devshop/storefront_home.html",
+                  storefront_context(request, shop) | {"products": featured_variants(shop)})
 
 
 @require_http_methods(["GET", "POST"])
