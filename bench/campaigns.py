@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import multiprocessing as mp
 import os
+import re
 import resource
 import sys
 import time
@@ -58,6 +60,26 @@ def _recreate(db: str) -> None:
     conn.close()
 
 
+class ThrottleWaits(logging.Handler):
+    """Counts AdminClient's waits (pacing on its bucket estimate, THROTTLED answers) from its log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.paced = self.throttled = 0
+        self.seconds = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        found = re.search(r"(?:pacing|waiting) ([0-9.]+)s", text)
+        if "pacing" in text:
+            self.paced += 1
+        elif "throttled" in text:
+            self.throttled += 1
+        else:
+            return
+        self.seconds += float(found.group(1)) if found else 0.0
+
+
 def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # Linux: kilobytes
 
@@ -65,7 +87,7 @@ def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 # --- 1. codes per second -----------------------------------------------------------------------------
 
 
-def bench_codes(n_codes: int) -> None:
+def bench_codes(n_codes: int, bucket: float | None = None, rate: float | None = None) -> None:
     from decimal import Decimal
 
     from django.conf import settings
@@ -81,9 +103,12 @@ def bench_codes(n_codes: int) -> None:
 
     server = DevshopServer(db_name=DEVSHOP_DB).start()
     try:
-        remote = server.create_shop("bench-codes")
+        remote = server.create_shop("bench-codes-throttled" if bucket or rate else "bench-codes")
         server.create_staff(remote, first_name="B", last_name="O", account_owner=True)
         server.register_app()
+        if bucket or rate:
+            # Shrink the store's cost bucket: AdminClient must wait for it, never fail.
+            server._post(f"/_devshop/shops/{remote.domain}/api/limits", {"bucket_size": bucket, "restore_rate": rate})
         settings.SHOPIFY_BASE_URL = server.base_url + "/store/{shop}"
         settings.SHOPIFY_API_KEY = server.client_id
         settings.SHOPIFY_API_SECRET = server.client_secret
@@ -92,6 +117,11 @@ def bench_codes(n_codes: int) -> None:
                     installed_at=timezone.now(), scopes=grant.scopes)
         shop_tokens_store(shop, grant)
         shop.save()
+        waits = ThrottleWaits()
+        api_log = logging.getLogger("shopify_sync.admin_api")
+        api_log.setLevel(logging.DEBUG)
+        api_log.propagate = False
+        api_log.addHandler(waits)
         started = time.perf_counter()
         coupon = coupons.coupon_create(shop=shop, spec=coupons.CouponSpec(
             title="Bench", kind=Coupon.Kind.PERCENTAGE, value=Decimal(10), code_mode=Coupon.CodeMode.UNIQUE,
@@ -103,11 +133,14 @@ def bench_codes(n_codes: int) -> None:
             time.sleep(0.05)
         finished = time.perf_counter()
         progress = codes.code_progress(shop=shop, coupon=coupon)
-        print(f"codes: {progress.active} active, {progress.failed} refused, {progress.batches_total} batches "
+        limits = f"bucket {bucket or 2000:g} points, restore {rate or 100:g}/s"
+        print(f"codes [{limits}]: {progress.active} active, {progress.failed} refused, {progress.batches_total} batches "
               f"of <=250 ({codes.MAX_IN_FLIGHT} in flight), {steps} steps")
-        print(f"codes: local generation + discount create {created - started:.2f}s; "
+        print(f"codes [{limits}]: local generation + discount create {created - started:.2f}s; "
               f"bulk add {finished - created:.2f}s; total {finished - started:.2f}s "
-              f"= {progress.active / (finished - started):,.0f} codes/s")
+              f"= {progress.active / (finished - started):,.0f} codes/s; AdminClient waited {waits.paced} times "
+              f"on its bucket estimate and {waits.throttled} times on THROTTLED, {waits.seconds:.1f}s in all")
+        api_log.removeHandler(waits)
     finally:
         server.stop()
 
@@ -159,6 +192,20 @@ def _send_worker(shop_id: int, queue, host: str, port: int, out) -> None:
     out.put((sent, rss_mb()))
 
 
+def _select_worker(shop_id: int, campaign_id: int, out) -> None:
+    _setup_django()
+    from django.utils import timezone
+
+    from campaigns.services import runs
+    from shops.models import Shop
+
+    shop = Shop.objects.get(pk=shop_id)
+    before = rss_mb()
+    started = time.perf_counter()
+    run = runs.campaign_run(shop=shop, campaign_id=campaign_id, run_date=timezone.now().date())
+    out.put((run.pk, time.perf_counter() - started, before, rss_mb()))
+
+
 def bench_campaign(n_customers: int, workers: int) -> None:
     from django.db import connection
     from django.utils import timezone
@@ -180,16 +227,22 @@ def bench_campaign(n_customers: int, workers: int) -> None:
     runs.campaign_configure(shop=shop, campaign_id=campaign.pk, enabled=True,
                             settings={"lapse_days": 90, "max_lapse_days": 730, "discount_percent": 0},
                             control_percent=10, attribution_days=30, send_hour=0)
-    rss_before = rss_mb()
-    t1 = time.perf_counter()
-    run = runs.campaign_run(shop=shop, campaign_id=campaign.pk, run_date=timezone.now().date())
-    t2 = time.perf_counter()
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    selector = ctx.Process(target=_select_worker, args=(shop.pk, campaign.pk, out))
+    selector.start()
+    run_id, seconds, rss_before, rss_after = out.get()
+    selector.join()
+    from campaigns.models import CampaignRun
+
+    run = CampaignRun.objects.get(pk=run_id)
     ids = queued_ids(shop=shop, run_id=run.pk)
-    print(f"campaign: selection {t2 - t1:.2f}s: {run.selected:,} qualified, {run.control:,} held back, "
-          f"{run.treatment:,} to send; peak RSS {rss_mb():.0f} MB (was {rss_before:.0f} MB before)")
+    print(f"campaign: selection {seconds:.2f}s in a fresh process: {run.selected:,} qualified, "
+          f"{run.control:,} held back, {run.treatment:,} to send; its peak RSS {rss_after:.0f} MB "
+          f"({rss_before:.0f} MB after Django start-up)")
+    t1, t2 = 0.0, seconds
 
     smtp = LocalSMTPServer(Mailbox(keep=False)).start()
-    ctx = mp.get_context("spawn")
     queue, out = ctx.Queue(), ctx.Queue()
     chunk = 500
     for start in range(0, len(ids), chunk):
@@ -221,6 +274,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--skip-codes", action="store_true")
+    parser.add_argument("--throttled", action="store_true",
+                        help="also create the codes with the store's bucket shrunk to 50 points, 10/s")
     parser.add_argument("--skip-campaign", action="store_true")
     args = parser.parse_args()
     _recreate(DB)
@@ -230,6 +285,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if not args.skip_codes:
         bench_codes(args.codes)
+        if args.throttled:
+            bench_codes(args.codes, bucket=50, rate=10)
     if not args.skip_campaign:
         bench_campaign(args.customers, args.workers)
 

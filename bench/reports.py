@@ -254,13 +254,13 @@ def naive_sql(shop_id: int) -> None:
 
 
 def ours(shop) -> None:
+    """The same three results as the pandas pipeline, from the summaries: all-time repeat rate, the
+    cohort matrix of every cohort, RFM scores and segments."""
     from reports import selectors
 
-    first_month = selectors.shop_today(shop).replace(year=selectors.shop_today(shop).year - 5, day=1)
-    everything = selectors.DateRange(first_month, selectors.shop_today(shop))
-    window = selectors.active_window_days(shop)
-    selectors.period_metrics(shop, everything, window=window)
-    selectors.cohort_matrix(shop, first_month, selectors.shop_today(shop))
+    today = selectors.shop_today(shop)
+    selectors.customer_base(shop)
+    selectors.cohort_matrix(shop, today.replace(year=today.year - 10, day=1), today)
     selectors.rfm_overview(shop)
 
 

@@ -48,11 +48,18 @@ def execute(shop: Shop, name: str, variables: dict[str, Any] | None = None) -> d
 
     userErrors are returned in the data (AdminClient's `user_errors=False`) and read by `payload()`.
     """
-    from shopify_sync.admin_api import AdminAPIError
+    from shopify_sync.admin_api import AdminAPIError, ShopUnauthorized, Throttled
 
     try:
         data = _client(shop).execute(document(name), variables or {}, user_errors=False)
+    except (ShopUnauthorized, Throttled) as exc:
+        raise ShopifyUnavailable(str(exc) or type(exc).__name__) from exc
     except AdminAPIError as exc:
+        if exc.errors and exc.status in (None, 200):
+            # GraphQL errors in a 200 answer: Shopify understood and refused; asking again will not help.
+            messages = [str(e.get("message") or e) for e in exc.errors if isinstance(e, Mapping)] or [str(exc)]
+            raise ShopifyRefused([_("Shopify could not process this request: %(message)s") % {
+                "message": "; ".join(messages)}], ["GRAPHQL"]) from exc
         raise ShopifyUnavailable(str(exc) or type(exc).__name__) from exc
     if not isinstance(data, Mapping):
         raise ShopifyUnavailable("Shopify returned no data")

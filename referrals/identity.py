@@ -49,8 +49,14 @@ def phone_digits(phone: str | None) -> str:
     return digits[-9:] if len(digits) >= 7 else ""
 
 
+# Letters NFKD does not decompose into a base letter: without these "Hauptstraße" ≠ "Hauptstrasse".
+_SPELLED_OUT = str.maketrans({"ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe", "Œ": "oe",
+                              "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "þ": "th", "Þ": "th"})
+
+
 def _fold(value: Any) -> str:
-    text = unicodedata.normalize("NFKD", str(value or "")).encode("ascii", "ignore").decode().lower()
+    text = str(value or "").translate(_SPELLED_OUT)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z0-9]", "", text)
 
 

@@ -169,7 +169,8 @@ class Referral(ShopScopedModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CLICKED)
 
     friend_email = models.CharField(max_length=255, blank=True, default="")
-    friend_email_normalized = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", when unknown: the partial unique constraint "one Referral per friend" skips NULLs.
+    friend_email_normalized = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     friend_customer_shopify_id = models.BigIntegerField(null=True, blank=True)
     friend_first_name = models.CharField(max_length=255, blank=True, default="")
     friend_language = models.CharField(max_length=8, blank=True, default="")

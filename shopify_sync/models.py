@@ -87,38 +87,6 @@ class WebhookDelivery(models.Model):
         return f"{self.topic} for {self.shop_domain} ({self.webhook_id})"
 
 
-class SyncRun(ShopScopedModel):
-    """One run of a sync kind for a shop (backfill, reconcile, ...), dispatched by shopify_sync.sync_kinds.
-
-    The kind's function does the work and reports progress through services.sync_run_progress; the task
-    records the outcome. A kind nobody registered fails the run with that reason.
-    """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-
-    kind = models.CharField(max_length=32)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    rows_read = models.BigIntegerField(default=0)
-    rows_written = models.BigIntegerField(default=0)
-    rows_total = models.BigIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
-    # What the kind's function returned, in words (e.g. the run it handed the work to).
-    result = models.TextField(blank=True, default="")
-
-    class Meta:
-        indexes = [models.Index(fields=["shop", "kind", "created_at"], name="shopify_sync_syncrun_shop")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} of shop {self.shop_id} ({self.status})"
-
-
 class DataRequest(ShopScopedModel):
     """A customers/data_request: the report of what this app holds about one customer.
 

@@ -1,10 +1,8 @@
-"""Sync kind -> function, for shopify_sync.tasks.sync_run. Apps register their kinds from
+"""Sync kind -> function, for shopify_sync.services.sync_start. Apps register their kinds from
 AppConfig.ready() (commerce: "backfill", "reconcile"); shopify_sync registers none.
 
-A kind function is called as `fn(shop, sync_run=run)` in the sync_run task, with the SyncRun marked
-running. It does the work (reporting progress with services.sync_run_progress) or hands it to its own
-machinery; returning normally means the run succeeded, and what it returns is recorded in `result`.
-An exception fails the run with the reason.
+A kind function is called as `fn(shop)`; it queues the work on its own machinery (with its own run
+record, which shows progress) and returns that run.
 """
 from __future__ import annotations
 

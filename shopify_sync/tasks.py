@@ -4,7 +4,6 @@ from __future__ import annotations
 from celery import shared_task
 
 from .services import inbox
-from .services.sync import sync_run_execute
 
 TASK_OPTIONS = {"acks_late": True, "soft_time_limit": 300, "time_limit": 360}
 
@@ -19,9 +18,3 @@ def process_webhook(delivery_id: int) -> str:
 @shared_task(name="shopify_sync.tasks.sweep_webhook_inbox", **TASK_OPTIONS)
 def sweep_webhook_inbox() -> dict[str, int]:
     return {"enqueued": len(inbox.webhook_inbox_sweep()), "purged": inbox.webhook_inbox_purge()}
-
-
-@shared_task(name="shopify_sync.tasks.sync_run", acks_late=True)
-def sync_run(sync_run_id: int) -> str | None:
-    run = sync_run_execute(sync_run_id=sync_run_id)
-    return run.status if run is not None else None

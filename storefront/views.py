@@ -68,8 +68,8 @@ def history(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"history": selectors.member_history(request.shop, request.customer_shopify_id)})
 
 
-def _answer(status: int, **body) -> JsonResponse:
-    return JsonResponse({"ok": status < 400, **body}, status=status)
+def _answer(http_status: int, **body) -> JsonResponse:
+    return JsonResponse({"ok": http_status < 400, **body}, status=http_status)
 
 
 def _rate_limited(shop_id: int, customer_id: int) -> bool:

@@ -128,9 +128,12 @@ def discount_input(coupon: Coupon, *, code: str | None, previous_customers: list
             "productDiscounts": coupon.combines_with_product,
             "shippingDiscounts": coupon.combines_with_shipping,
         },
-        "minimumRequirement": {"subtotal": {
-            "greaterThanOrEqualToSubtotal": str(coupon.minimum_subtotal) if coupon.minimum_subtotal else None}},
     }
+    if coupon.minimum_subtotal:
+        data["minimumRequirement"] = {"subtotal": {"greaterThanOrEqualToSubtotal": str(coupon.minimum_subtotal)}}
+    elif previous_customers is not None:
+        # An edit that removes the minimum: an explicit null subtotal (a create simply leaves it out).
+        data["minimumRequirement"] = {"subtotal": {"greaterThanOrEqualToSubtotal": None}}
     if code is not None:
         data["code"] = code
     if coupon.customer_shopify_ids:

@@ -21,7 +21,8 @@ from django.db import connection, transaction
 from shops.models import Shop
 
 from ..shapes import CustomerRecord, LineItemRecord, OrderRecord, RefundRecord
-from .copy import copy_rows
+from .bulk_jsonl import CopyBatch
+from .copy import copy_rows, copy_text
 from .summaries import AFFECTED_TABLE, create_affected_table, summaries_refresh_affected
 
 # Writers of a shop's orders take this lock (with the shop id) for their transaction; see _lock_shop_orders.
@@ -62,15 +63,7 @@ def customers_upsert(*, shop: Shop, records: Sequence[CustomerRecord]) -> Upsert
     if not records:
         return EMPTY
     with transaction.atomic(), connection.cursor() as cur:
-        for table in (_CUSTOMER_STAGE, _CUSTOMER_NEWEST):
-            cur.execute(f"DROP TABLE IF EXISTS {table}")
-        cur.execute(
-            f"""CREATE TEMP TABLE {_CUSTOMER_STAGE} (
-                shopify_id bigint NOT NULL, first_name text, last_name text, email text, phone text,
-                email_marketing_state text, tags varchar(255)[], birth_date date,
-                birth_date_known boolean, created_at timestamptz, updated_at timestamptz
-            ) ON COMMIT DROP"""
-        )
+        _create_customer_stage(cur)
         copy_rows(
             cur,
             _CUSTOMER_STAGE,
@@ -82,39 +75,66 @@ def customers_upsert(*, shop: Shop, records: Sequence[CustomerRecord]) -> Upsert
                 for r in records
             ),
         )
-        # One statement may not touch a row twice: keep the newest version of each customer, preferring
-        # one that knows the birthday when two versions share updated_at. The primary key lets the
-        # birthday CASE below look its flag up by index.
-        cur.execute(
-            f"""CREATE TEMP TABLE {_CUSTOMER_NEWEST} ON COMMIT DROP AS
-                SELECT DISTINCT ON (shopify_id) * FROM {_CUSTOMER_STAGE}
-                ORDER BY shopify_id, updated_at DESC, birth_date_known DESC"""
-        )
-        cur.execute(f"ALTER TABLE {_CUSTOMER_NEWEST} ADD PRIMARY KEY (shopify_id)")
-        cur.execute(
-            f"""
-            INSERT INTO commerce_customer AS t (
-                shop_id, shopify_id, first_name, last_name, email, phone, email_marketing_state,
-                tags, birth_date, created_at, updated_at, deleted_at, synced_at)
-            SELECT %(shop)s, shopify_id, first_name, last_name, email, phone, email_marketing_state,
-                   tags, birth_date, created_at, updated_at, NULL, now()
-            FROM {_CUSTOMER_NEWEST}
-            ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-                first_name = excluded.first_name, last_name = excluded.last_name, email = excluded.email,
-                phone = excluded.phone, email_marketing_state = excluded.email_marketing_state,
-                tags = excluded.tags,
-                birth_date = CASE WHEN (SELECT n.birth_date_known FROM {_CUSTOMER_NEWEST} n
-                                        WHERE n.shopify_id = excluded.shopify_id)
-                                  THEN excluded.birth_date ELSE t.birth_date END,
-                created_at = excluded.created_at, updated_at = excluded.updated_at,
-                deleted_at = CASE WHEN excluded.updated_at > t.updated_at THEN NULL ELSE t.deleted_at END,
-                synced_at = excluded.synced_at
-            WHERE excluded.updated_at >= t.updated_at
-            """,
-            {"shop": shop.pk},
-        )
-        written = cur.rowcount
+        written = _customers_apply_staged(cur, shop)
     return UpsertResult(len(records), written)
+
+
+def customers_upsert_copy(*, shop: Shop, batch: CopyBatch) -> UpsertResult:
+    """`customers_upsert` for a backfill batch already in COPY text form (services.bulk_rows)."""
+    if not batch.customers:
+        return EMPTY
+    with transaction.atomic(), connection.cursor() as cur:
+        _create_customer_stage(cur)
+        copy_text(cur, _CUSTOMER_STAGE, _CUSTOMER_COLUMNS, batch.customers)
+        written = _customers_apply_staged(cur, shop)
+    return UpsertResult(batch.records_read, written)
+
+
+def _create_customer_stage(cur) -> None:
+    for table in (_CUSTOMER_STAGE, _CUSTOMER_NEWEST):
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(
+        f"""CREATE TEMP TABLE {_CUSTOMER_STAGE} (
+            shopify_id bigint NOT NULL, first_name text, last_name text, email text, phone text,
+            email_marketing_state text, tags varchar(255)[], birth_date date,
+            birth_date_known boolean, created_at timestamptz, updated_at timestamptz
+        ) ON COMMIT DROP"""
+    )
+
+
+def _customers_apply_staged(cur, shop: Shop) -> int:
+    # One statement may not touch a row twice: keep the newest version of each customer, preferring
+    # one that knows the birthday when two versions share updated_at. The primary key lets the
+    # birthday CASE below look its flag up by index.
+    cur.execute(
+        f"""CREATE TEMP TABLE {_CUSTOMER_NEWEST} ON COMMIT DROP AS
+            SELECT DISTINCT ON (shopify_id) * FROM {_CUSTOMER_STAGE}
+            ORDER BY shopify_id, updated_at DESC, birth_date_known DESC"""
+    )
+    cur.execute(f"ALTER TABLE {_CUSTOMER_NEWEST} ADD PRIMARY KEY (shopify_id)")
+    cur.execute(
+        f"""
+        INSERT INTO commerce_customer AS t (
+            shop_id, shopify_id, first_name, last_name, email, phone, email_marketing_state,
+            tags, birth_date, created_at, updated_at, deleted_at, synced_at)
+        SELECT %(shop)s, shopify_id, first_name, last_name, email, phone, email_marketing_state,
+               tags, birth_date, created_at, updated_at, NULL, now()
+        FROM {_CUSTOMER_NEWEST}
+        ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+            first_name = excluded.first_name, last_name = excluded.last_name, email = excluded.email,
+            phone = excluded.phone, email_marketing_state = excluded.email_marketing_state,
+            tags = excluded.tags,
+            birth_date = CASE WHEN (SELECT n.birth_date_known FROM {_CUSTOMER_NEWEST} n
+                                    WHERE n.shopify_id = excluded.shopify_id)
+                              THEN excluded.birth_date ELSE t.birth_date END,
+            created_at = excluded.created_at, updated_at = excluded.updated_at,
+            deleted_at = CASE WHEN excluded.updated_at > t.updated_at THEN NULL ELSE t.deleted_at END,
+            synced_at = excluded.synced_at
+        WHERE excluded.updated_at >= t.updated_at
+        """,
+        {"shop": shop.pk},
+    )
+    return cur.rowcount
 
 
 def customer_mark_deleted(*, shop: Shop, shopify_id: int, deleted_at: dt.datetime) -> bool:
@@ -246,7 +266,6 @@ def orders_upsert(
     line_items = list(line_items)
     if not orders and not refunds and not line_items:
         return EMPTY
-    params = {"shop": shop.pk}
     with transaction.atomic(), connection.cursor() as cur:
         _lock_shop_orders(cur, shop)
         _create_order_stages(cur)
@@ -260,8 +279,47 @@ def orders_upsert(
             cur, _REFUND_STAGE, _REFUND_COLUMNS,
             [_refund_row(r) for o in orders for r in o.refunds] + [_refund_row(r) for r in refunds],
         )
-        written = 0
-        if orders:
+        written = _orders_apply_staged(cur, shop, has_orders=bool(orders), track_customers=True)
+        summaries_refresh_affected(cur, shop)
+    return UpsertResult(len(orders), written)
+
+
+def orders_upsert_copy(*, shop: Shop, batch: CopyBatch) -> UpsertResult:
+    """The backfill's order write: `orders_upsert` for a batch already in COPY text form, same rules,
+    WITHOUT refreshing the summaries.
+
+    The summaries of the customers a backfill writes are rebuilt set-based once the orders are all in
+    (services.backfill runs summaries_rebuild before it marks the run succeeded): recomputing every
+    touched customer batch after batch re-reads each customer's orders again and again and costs more
+    than the writes themselves. In the meantime the summaries lag the orders, which is what a running
+    backfill shows anyway (partial data). Webhooks that arrive meanwhile are still exact: orders_upsert
+    recomputes their customers from all committed orders, the backfill's included, under the same shop
+    lock as these batches and the final rebuild.
+    Returns the orders received and written.
+    """
+    if not (batch.orders or batch.line_items or batch.refunds):
+        return EMPTY
+    with transaction.atomic(), connection.cursor() as cur:
+        _lock_shop_orders(cur, shop)
+        _create_order_stages(cur)
+        copy_text(cur, _ORDER_STAGE, _ORDER_COLUMNS, batch.orders)
+        copy_text(cur, _LINE_STAGE, _LINE_COLUMNS, batch.line_items)
+        copy_text(cur, _REFUND_STAGE, _REFUND_COLUMNS, batch.refunds)
+        written = _orders_apply_staged(cur, shop, has_orders=bool(batch.orders), track_customers=False)
+    return UpsertResult(batch.records_read, written)
+
+
+def _orders_apply_staged(cur, shop: Shop, *, has_orders: bool, track_customers: bool) -> int:
+    """Merge the staged orders, lines and refunds into the tables (the rules of orders_upsert).
+
+    With `track_customers`, every customer whose orders or totals change (including an order's previous
+    customer) is listed in summaries.AFFECTED_TABLE for summaries_refresh_affected. Returns the number
+    of orders written.
+    """
+    params = {"shop": shop.pk}
+    written = 0
+    if has_orders:
+        if track_customers:
             # The customers the orders belonged to before this write: moving an order to another
             # customer (or to none) changes the old customer's summary too.
             cur.execute(
@@ -274,127 +332,131 @@ def orders_upsert(
                 """,
                 params,
             )
-            cur.execute(
-                f"""
-                WITH written AS (
-                    INSERT INTO commerce_order AS t (
-                        shop_id, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
-                        updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
-                        currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
-                        total, total_refunded, discount_codes, landing_site, referring_site, test, synced_at)
-                    SELECT DISTINCT ON (shopify_id)
-                        %(shop)s, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
-                        updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
-                        currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
-                        total, 0, discount_codes, landing_site, referring_site, test, now()
-                    FROM {_ORDER_STAGE}
-                    ORDER BY shopify_id, updated_at DESC, lines_complete DESC
-                    ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-                        name = excluded.name, customer_shopify_id = excluded.customer_shopify_id,
-                        email = excluded.email, created_at = excluded.created_at,
-                        processed_at = excluded.processed_at, updated_at = excluded.updated_at,
-                        cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason,
-                        financial_status = excluded.financial_status,
-                        fulfillment_status = excluded.fulfillment_status, currency = excluded.currency,
-                        presentment_currency = excluded.presentment_currency, subtotal = excluded.subtotal,
-                        total_discounts = excluded.total_discounts, total_shipping = excluded.total_shipping,
-                        total_tax = excluded.total_tax, total = excluded.total,
-                        discount_codes = excluded.discount_codes, landing_site = excluded.landing_site,
-                        referring_site = excluded.referring_site, test = excluded.test,
-                        synced_at = excluded.synced_at
-                    WHERE excluded.updated_at >= t.updated_at
-                    RETURNING t.shopify_id, t.customer_shopify_id
-                ), applied AS (
+            track_written = f""", applied AS (
                     INSERT INTO {_APPLIED} (shopify_id) SELECT shopify_id FROM written
                 )
                 INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
                 SELECT DISTINCT customer_shopify_id FROM written WHERE customer_shopify_id IS NOT NULL
-                ON CONFLICT DO NOTHING
-                """,
-                params,
-            )
-            cur.execute(f"SELECT count(*) FROM {_APPLIED}")
-            written = cur.fetchone()[0]
-            # Replace the lines of the written orders whose payload listed them all.
-            cur.execute(
-                f"""
-                DELETE FROM commerce_orderlineitem l
-                USING {_APPLIED} a
-                WHERE l.shop_id = %(shop)s AND l.order_shopify_id = a.shopify_id
-                  AND EXISTS (SELECT 1 FROM {_ORDER_STAGE} s
-                              WHERE s.shopify_id = a.shopify_id AND s.lines_complete)
-                  AND NOT EXISTS (SELECT 1 FROM {_LINE_STAGE} sl WHERE sl.shopify_id = l.shopify_id)
-                """,
-                params,
-            )
-        # Lines: of orders written now, or (loose lines) of orders already stored. Lines of a version
-        # that lost to a newer stored order are not applied.
+                ON CONFLICT DO NOTHING"""
+        else:
+            track_written = f"""
+                INSERT INTO {_APPLIED} (shopify_id) SELECT shopify_id FROM written"""
         cur.execute(
             f"""
-            INSERT INTO commerce_orderlineitem AS t (
-                shop_id, shopify_id, order_shopify_id, product_shopify_id, variant_shopify_id, title, sku,
-                quantity, price, total_discount, updated_at)
-            SELECT DISTINCT ON (l.shopify_id)
-                %(shop)s, l.shopify_id, l.order_shopify_id, l.product_shopify_id, l.variant_shopify_id,
-                l.title, l.sku, l.quantity, l.price, l.total_discount, o.updated_at
-            FROM {_LINE_STAGE} l
-            JOIN commerce_order o ON o.shop_id = %(shop)s AND o.shopify_id = l.order_shopify_id
-            WHERE l.order_shopify_id IN (SELECT shopify_id FROM {_APPLIED})
-               OR NOT EXISTS (SELECT 1 FROM {_ORDER_STAGE} s WHERE s.shopify_id = l.order_shopify_id)
-            ORDER BY l.shopify_id
-            ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-                order_shopify_id = excluded.order_shopify_id,
-                product_shopify_id = excluded.product_shopify_id,
-                variant_shopify_id = excluded.variant_shopify_id, title = excluded.title, sku = excluded.sku,
-                quantity = excluded.quantity, price = excluded.price,
-                total_discount = excluded.total_discount, updated_at = excluded.updated_at
-            WHERE excluded.updated_at >= t.updated_at
+            WITH written AS (
+                INSERT INTO commerce_order AS t (
+                    shop_id, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
+                    updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
+                    currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
+                    total, total_refunded, discount_codes, landing_site, referring_site, test, synced_at)
+                SELECT DISTINCT ON (shopify_id)
+                    %(shop)s, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
+                    updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
+                    currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
+                    total, 0, discount_codes, landing_site, referring_site, test, now()
+                FROM {_ORDER_STAGE}
+                ORDER BY shopify_id, updated_at DESC, lines_complete DESC
+                ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+                    name = excluded.name, customer_shopify_id = excluded.customer_shopify_id,
+                    email = excluded.email, created_at = excluded.created_at,
+                    processed_at = excluded.processed_at, updated_at = excluded.updated_at,
+                    cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason,
+                    financial_status = excluded.financial_status,
+                    fulfillment_status = excluded.fulfillment_status, currency = excluded.currency,
+                    presentment_currency = excluded.presentment_currency, subtotal = excluded.subtotal,
+                    total_discounts = excluded.total_discounts, total_shipping = excluded.total_shipping,
+                    total_tax = excluded.total_tax, total = excluded.total,
+                    discount_codes = excluded.discount_codes, landing_site = excluded.landing_site,
+                    referring_site = excluded.referring_site, test = excluded.test,
+                    synced_at = excluded.synced_at
+                WHERE excluded.updated_at >= t.updated_at
+                RETURNING t.shopify_id, t.customer_shopify_id
+            ){track_written}
             """,
             params,
         )
-        # Refunds never lose information (Shopify does not edit a refund), so every version is
-        # applied, older ones included: a stale order payload still brings its refunds.
+        cur.execute(f"SELECT count(*) FROM {_APPLIED}")
+        written = cur.fetchone()[0]
+        # Replace the lines of the written orders whose payload listed them all.
         cur.execute(
             f"""
-            INSERT INTO commerce_refund AS t (
-                shop_id, shopify_id, order_shopify_id, created_at, processed_at, amount, currency,
-                updated_at, synced_at)
-            SELECT DISTINCT ON (shopify_id)
-                %(shop)s, shopify_id, order_shopify_id, created_at, processed_at, amount, currency,
-                updated_at, now()
-            FROM {_REFUND_STAGE}
-            ORDER BY shopify_id, updated_at DESC
-            ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-                order_shopify_id = excluded.order_shopify_id, created_at = excluded.created_at,
-                processed_at = excluded.processed_at, amount = excluded.amount, currency = excluded.currency,
-                updated_at = excluded.updated_at, synced_at = excluded.synced_at
-            WHERE excluded.updated_at >= t.updated_at
+            DELETE FROM commerce_orderlineitem l
+            USING {_APPLIED} a
+            WHERE l.shop_id = %(shop)s AND l.order_shopify_id = a.shopify_id
+              AND EXISTS (SELECT 1 FROM {_ORDER_STAGE} s
+                          WHERE s.shopify_id = a.shopify_id AND s.lines_complete)
+              AND NOT EXISTS (SELECT 1 FROM {_LINE_STAGE} sl WHERE sl.shopify_id = l.shopify_id)
             """,
             params,
         )
-        # total_refunded of every order whose refunds or row may have changed; only rows whose value
-        # differs are rewritten (a backfill's refund-less orders cost no update).
-        cur.execute(
-            f"""
-            WITH touched AS (
-                SELECT shopify_id FROM {_ORDER_STAGE} UNION SELECT order_shopify_id FROM {_REFUND_STAGE}
-            ), sums AS (
-                SELECT k.shopify_id,
-                       COALESCE((SELECT sum(r.amount) FROM commerce_refund r
-                                 WHERE r.shop_id = %(shop)s AND r.order_shopify_id = k.shopify_id), 0) AS refunded
-                FROM touched k
-            ), updated AS (
-                UPDATE commerce_order o SET total_refunded = sums.refunded
-                FROM sums
-                WHERE o.shop_id = %(shop)s AND o.shopify_id = sums.shopify_id
-                  AND o.total_refunded <> sums.refunded
-                RETURNING o.customer_shopify_id
-            )
-            INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
-            SELECT DISTINCT customer_shopify_id FROM updated WHERE customer_shopify_id IS NOT NULL
-            ON CONFLICT DO NOTHING
-            """,
-            params,
-        )
-        summaries_refresh_affected(cur, shop)
-    return UpsertResult(len(orders), written)
+    # Lines: of orders written now, or (loose lines) of orders already stored. Lines of a version
+    # that lost to a newer stored order are not applied.
+    cur.execute(
+        f"""
+        INSERT INTO commerce_orderlineitem AS t (
+            shop_id, shopify_id, order_shopify_id, product_shopify_id, variant_shopify_id, title, sku,
+            quantity, price, total_discount, updated_at)
+        SELECT DISTINCT ON (l.shopify_id)
+            %(shop)s, l.shopify_id, l.order_shopify_id, l.product_shopify_id, l.variant_shopify_id,
+            l.title, l.sku, l.quantity, l.price, l.total_discount, o.updated_at
+        FROM {_LINE_STAGE} l
+        JOIN commerce_order o ON o.shop_id = %(shop)s AND o.shopify_id = l.order_shopify_id
+        WHERE l.order_shopify_id IN (SELECT shopify_id FROM {_APPLIED})
+           OR NOT EXISTS (SELECT 1 FROM {_ORDER_STAGE} s WHERE s.shopify_id = l.order_shopify_id)
+        ORDER BY l.shopify_id
+        ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+            order_shopify_id = excluded.order_shopify_id,
+            product_shopify_id = excluded.product_shopify_id,
+            variant_shopify_id = excluded.variant_shopify_id, title = excluded.title, sku = excluded.sku,
+            quantity = excluded.quantity, price = excluded.price,
+            total_discount = excluded.total_discount, updated_at = excluded.updated_at
+        WHERE excluded.updated_at >= t.updated_at
+        """,
+        params,
+    )
+    # Refunds never lose information (Shopify does not edit a refund), so every version is
+    # applied, older ones included: a stale order payload still brings its refunds.
+    cur.execute(
+        f"""
+        INSERT INTO commerce_refund AS t (
+            shop_id, shopify_id, order_shopify_id, created_at, processed_at, amount, currency,
+            updated_at, synced_at)
+        SELECT DISTINCT ON (shopify_id)
+            %(shop)s, shopify_id, order_shopify_id, created_at, processed_at, amount, currency,
+            updated_at, now()
+        FROM {_REFUND_STAGE}
+        ORDER BY shopify_id, updated_at DESC
+        ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+            order_shopify_id = excluded.order_shopify_id, created_at = excluded.created_at,
+            processed_at = excluded.processed_at, amount = excluded.amount, currency = excluded.currency,
+            updated_at = excluded.updated_at, synced_at = excluded.synced_at
+        WHERE excluded.updated_at >= t.updated_at
+        """,
+        params,
+    )
+    # total_refunded of every order whose refunds or row may have changed; only rows whose value
+    # differs are rewritten (a backfill's refund-less orders cost no update).
+    track_updated = f"""
+        INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
+        SELECT DISTINCT customer_shopify_id FROM updated WHERE customer_shopify_id IS NOT NULL
+        ON CONFLICT DO NOTHING""" if track_customers else "SELECT 1"
+    cur.execute(
+        f"""
+        WITH touched AS (
+            SELECT shopify_id FROM {_ORDER_STAGE} UNION SELECT order_shopify_id FROM {_REFUND_STAGE}
+        ), sums AS (
+            SELECT k.shopify_id,
+                   COALESCE((SELECT sum(r.amount) FROM commerce_refund r
+                             WHERE r.shop_id = %(shop)s AND r.order_shopify_id = k.shopify_id), 0) AS refunded
+            FROM touched k
+        ), updated AS (
+            UPDATE commerce_order o SET total_refunded = sums.refunded
+            FROM sums
+            WHERE o.shop_id = %(shop)s AND o.shopify_id = sums.shopify_id
+              AND o.total_refunded <> sums.refunded
+            RETURNING o.customer_shopify_id
+        ){track_updated}
+        """,
+        params,
+    )
+    return written

@@ -58,7 +58,7 @@ def fit(x: np.ndarray, m: np.ndarray, weights: np.ndarray | None = None,
     # Start gamma at the data's scale: mean values of hundreds would otherwise take many steps.
     start = np.log(np.array([initial[0], initial[1], max(float(np.average(m, weights=weights)), 1.0)]))
     result = optimize.minimize(_negative_ll_and_gradient, start, args=(x, m, np.asarray(weights, dtype=float)),
-                               jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-9, "ftol": 1e-14})
+                               jac=True, method="L-BFGS-B", options={"maxiter": 500})
     if not np.all(np.isfinite(result.x)):
         raise ValueError(f"Gamma-Gamma fit failed: {result.message}")
     p, q, g = np.exp(result.x)

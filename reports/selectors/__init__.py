@@ -5,7 +5,15 @@ The counting rule every report shares is stated in `periods`.
 from .cohorts import Cohort, CohortMatrix, cohort_matrix
 from .home import MonthOrders, Overview, monthly_new_vs_returning, overview
 from .loyalty import GroupStats, LoyaltyImpact, loyalty_impact
-from .metrics import ActiveWindow, PeriodMetrics, SecondOrderGaps, active_window_days, period_metrics
+from .metrics import (
+    ActiveWindow,
+    CustomerBase,
+    PeriodMetrics,
+    SecondOrderGaps,
+    active_window_days,
+    customer_base,
+    period_metrics,
+)
 from .periods import (
     Comparison,
     DateRange,
@@ -31,10 +39,10 @@ from .rfm import (
 )
 
 __all__ = [
-    "ActiveWindow", "Cohort", "CohortMatrix", "Comparison", "DateRange", "GroupStats", "LoyaltyImpact",
+    "ActiveWindow", "Cohort", "CustomerBase", "CohortMatrix", "Comparison", "DateRange", "GroupStats", "LoyaltyImpact",
     "MonthOrders", "Overview", "PeriodMetrics", "PredictedCustomer", "RfmCustomer", "RfmOverview",
     "SecondOrderGaps", "Segment", "active_window_days", "clv_fit_current", "clv_fit_latest", "cohort_matrix",
-    "comparison_range", "default_range", "loyalty_impact", "monthly_new_vs_returning", "overview",
+    "comparison_range", "customer_base", "default_range", "loyalty_impact", "monthly_new_vs_returning", "overview",
     "period_metrics", "predicted_customers", "prediction_summary", "rfm_overview", "rfm_segment_customer_ids",
     "rfm_segment_customers", "shop_today", "shop_tz",
 ]

@@ -245,3 +245,23 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
         customer_orders=int(customer_orders), repeat_customers=repeaters, returning_customers=returning,
         new_customers=new, active_at_start=at_start, active_at_end=at_end, second_order=second,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerBase:
+    """All customers with a counted order, ever, and how many ordered more than once."""
+
+    customers: int
+    repeat_customers: int
+
+    @property
+    def repeat_purchase_rate(self) -> Decimal | None:
+        return Decimal(self.repeat_customers) / self.customers if self.customers else None
+
+
+def customer_base(shop: Shop) -> CustomerBase:
+    with report_cursor() as cur:
+        cur.execute("SELECT count(*), count(*) FILTER (WHERE orders_count > 1) FROM commerce_customersummary "
+                    "WHERE shop_id = %(shop)s", {"shop": shop.pk})
+        customers, repeaters = cur.fetchone()
+    return CustomerBase(customers, repeaters)

@@ -8,13 +8,12 @@ from .inbox import (
     webhook_inbox_sweep,
 )
 from .subscriptions import WEBHOOK_TOPICS, webhooks_register
-from .sync import sync_run_execute, sync_run_progress, sync_start
+from .sync import UnknownSyncKind, sync_start
 
 __all__ = [
     "WEBHOOK_TOPICS",
     "StoredDelivery",
-    "sync_run_execute",
-    "sync_run_progress",
+    "UnknownSyncKind",
     "sync_start",
     "webhook_delivery_enqueue",
     "webhook_delivery_process",

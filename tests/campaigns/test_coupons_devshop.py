@@ -173,3 +173,24 @@ def test_merchant_creates_a_coupon_from_the_page_and_downloads_its_codes(client,
     # another shop's coupon is not found
     other = client.get(f"/coupons/{coupon.pk + 10_000}/progress", **auth)
     assert other.status_code == 404
+
+
+def test_coupon_for_named_customers(devshop_shop, make_customer):
+    shop = devshop_shop
+    server, remote = shop._server, shop._remote
+    ana = server.create_customer(remote, first_name="Ana", last_name="N", email="ana.n@example.com")["id"]
+    ben = server.create_customer(remote, first_name="Ben", last_name="N", email="ben.n@example.com")["id"]
+    spec = coupons.CouponSpec(title="For two", kind=Coupon.Kind.PERCENTAGE, value=Decimal(10), code="TWO-H8",
+                              audience=Coupon.Audience.CUSTOMERS, customer_shopify_ids=[ana, ben, ana])
+    coupon = coupons.coupon_create(shop=shop, spec=spec)
+    assert coupon.status == "active" and coupon.customer_shopify_ids == sorted([ana, ben])
+    # only Ana now: the edit reaches Shopify (removes Ben)
+    spec.customer_shopify_ids = [ana]
+    coupons.coupon_update(shop=shop, coupon_id=coupon.pk, spec=spec)
+    # a customer Shopify does not know: Shopify's refusal, in words, and nothing changed here
+    spec.customer_shopify_ids = [ana, 999_999_999]
+    with pytest.raises(shopify.ShopifyRefused) as refused:
+        coupons.coupon_update(shop=shop, coupon_id=coupon.pk, spec=spec)
+    assert refused.value.messages[0].startswith("Shopify did not accept who can use it:")
+    coupon.refresh_from_db()
+    assert coupon.customer_shopify_ids == [ana]

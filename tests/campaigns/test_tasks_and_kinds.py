@@ -136,3 +136,21 @@ def test_a_broken_connection_requeues_the_rest_and_never_resends(shop, make_cust
     settings.EMAIL_PORT = port
     assert sending.recipients_send(shop=shop, recipient_ids=ids).sent == 5
     assert sending.recipients_send(shop=shop, recipient_ids=ids).sent == 0
+
+
+def test_seasonal_send_goes_out_once_on_its_date(shop, eager_celery, make_customer, make_order, smtp):
+    for _ in range(4):
+        make_order(shop, make_customer(shop), at=timezone.now() - dt.timedelta(days=3))  # one-time buyers
+    when = timezone.now() + dt.timedelta(hours=2)
+    campaign = runs.seasonal_create(shop=shop, name="Winter sale", segment_key="one_time", scheduled_for=when)
+    runs.campaign_configure(shop=shop, campaign_id=campaign.pk, enabled=True, settings={}, control_percent=0,
+                            attribution_days=14, send_hour=10)
+    assert runs.campaigns_due(shop=shop) == []  # not yet
+    later = when + dt.timedelta(minutes=5)
+    assert runs.campaigns_due(shop=shop, now=later) == [
+        (campaign.pk, later.astimezone(ZoneInfo(shop.iana_timezone)).date())]
+    for campaign_id, run_date in runs.campaigns_due(shop=shop, now=later):
+        tasks.campaign_run_task.apply(args=(shop.pk, campaign_id, run_date.isoformat()))
+        tasks.campaign_run_task.apply(args=(shop.pk, campaign_id, run_date.isoformat()))
+    assert len(smtp.messages) == 4 and "Winter sale" in str(smtp.messages[0]["Subject"])
+    assert runs.campaigns_due(shop=shop, now=later + dt.timedelta(days=1)) == []  # done for good

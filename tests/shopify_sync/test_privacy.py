@@ -8,7 +8,7 @@ from django.apps import apps
 from django.utils import timezone
 
 from shopify_sync import privacy
-from shopify_sync.models import DataRequest, SyncRun, WebhookDelivery
+from shopify_sync.models import DataRequest, WebhookDelivery
 from shopify_sync.services import inbox
 
 pytestmark = pytest.mark.django_db
@@ -113,11 +113,11 @@ def test_a_compliance_body_naming_another_shop_erases_nothing(post_webhook, shop
 
 
 def test_shop_redact_erases_every_row_of_the_shop_in_every_app_and_only_that_shop(post_webhook, shop, other_shop, history):
-    from commerce.models import Customer
+    from commerce.models import Customer, OrderSyncRun
 
     for s in (shop, other_shop):
         commerce_customer(s, CUSTOMER, "jon@doe.ca")
-        SyncRun.objects.create(shop=s, kind="backfill")
+        OrderSyncRun.objects.create(shop=s, kind="backfill")
         DataRequest.objects.create(shop=s, customer_shopify_id=CUSTOMER, requested_at=timezone.now(), report={})
     shop.uninstalled_at = timezone.now()
     shop.save()
@@ -133,7 +133,7 @@ def test_shop_redact_erases_every_row_of_the_shop_in_every_app_and_only_that_sho
     assert shop.redacted_at is not None and shop.email == ""
     # the other shop keeps everything
     assert Customer.objects.filter(shop=other_shop).count() == 1
-    assert SyncRun.objects.filter(shop=other_shop).count() == 1
+    assert OrderSyncRun.objects.filter(shop=other_shop).count() == 1
     assert DataRequest.objects.filter(shop=other_shop).count() == 1
     assert WebhookDelivery.objects.filter(pk=history["other_shop"]).exists()
 

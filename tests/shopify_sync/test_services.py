@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from shopify_sync import sync_kinds
-from shopify_sync.models import SyncRun
 from shopify_sync.services import WEBHOOK_TOPICS, sync_start, webhooks_register
 
 from .conftest import Reply, ok
@@ -60,43 +59,31 @@ def test_webhooks_register_reports_user_errors(fake_shopify, token_shop):
         webhooks_register(token_shop)
 
 
-def test_sync_start_runs_the_registered_kind_after_commit(shop, eager_celery):
+def test_sync_start_hands_the_shop_to_the_registered_kind(shop):
     seen = []
 
-    def kind(shop, *, sync_run, **_):
-        from shopify_sync.services import sync_run_progress
-
-        seen.append((shop.domain, sync_run.status))
-        sync_run_progress(sync_run, rows_read=10, rows_written=9, rows_total=10)
-        return "handed to test"
+    def kind(shop):
+        seen.append(shop.domain)
+        return "the kind's own run"
 
     sync_kinds.register("test-kind", kind)
     try:
-        run = sync_start(shop, kind="test-kind")
+        assert sync_start(shop, kind="test-kind") == "the kind's own run"
     finally:
         sync_kinds.unregister("test-kind")
-    run.refresh_from_db()
-    assert seen == [(shop.domain, SyncRun.Status.RUNNING)]
-    assert (run.status, run.rows_read, run.rows_written, run.rows_total, run.result) == (
-        SyncRun.Status.SUCCEEDED, 10, 9, 10, "handed to test")
-    assert run.started_at and run.finished_at
+    assert seen == [shop.domain]
 
 
-def test_a_run_of_an_unknown_kind_fails_with_the_reason(shop, eager_celery):
-    run = sync_start(shop, kind="nonexistent")
-    run.refresh_from_db()
-    assert run.status == SyncRun.Status.FAILED
-    assert "no sync kind 'nonexistent' is registered" in run.error
+def test_an_unknown_kind_is_refused_with_the_reason(shop):
+    from shopify_sync.services import UnknownSyncKind
+
+    with pytest.raises(UnknownSyncKind, match="no sync kind 'nonexistent' is registered"):
+        sync_start(shop, kind="nonexistent")
 
 
-def test_a_kind_that_raises_fails_the_run(shop, eager_celery):
-    def broken(shop, **_):
-        raise RuntimeError("bulk operation refused")
+def test_the_backfill_kind_is_commerces_order_sync(shop):
+    from commerce.models import OrderSyncRun
 
-    sync_kinds.register("test-broken", broken)
-    try:
-        run = sync_start(shop, kind="test-broken")
-    finally:
-        sync_kinds.unregister("test-broken")
-    run.refresh_from_db()
-    assert run.status == SyncRun.Status.FAILED and run.error == "RuntimeError: bulk operation refused"
+    run = sync_start(shop, kind="backfill")
+    assert isinstance(run, OrderSyncRun) and run.kind == "backfill" and run.is_active
+    assert sync_start(shop, kind="backfill").pk == run.pk  # a second request joins the active run

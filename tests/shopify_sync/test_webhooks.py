@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from shopify_sync import webhook_handlers
-from shopify_sync.models import WebhookDelivery
+from shopify_sync.models import DataRequest, WebhookDelivery
 from shopify_sync.services import inbox
 
 pytestmark = pytest.mark.django_db
@@ -186,17 +186,15 @@ def test_a_failing_handler_is_recorded_and_retried_with_backoff_then_given_up(po
 
 
 def test_a_handlers_writes_roll_back_when_it_fails(post_webhook, shop, other_shop):
-    from shopify_sync.models import SyncRun
-
     def half_done(*, shop, **_):
-        SyncRun.objects.create(shop=shop, kind="partial")
+        DataRequest.objects.create(shop=shop, customer_shopify_id=1, requested_at=timezone.now(), report={})
         raise RuntimeError("boom")
 
     webhook_handlers.register("test/half", half_done)
     try:
         post_webhook("test/half", {"id": 1})
         inbox.webhook_delivery_process(delivery_id=WebhookDelivery.objects.get().pk)
-        assert not SyncRun.objects.filter(kind="partial").exists()
+        assert not DataRequest.objects.exists()
         assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.RETRYING
     finally:
         webhook_handlers.unregister("test/half")
