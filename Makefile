@@ -19,7 +19,7 @@ static/vendor/.stamp: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor/polaris static/vendor/chartjs
 	cp node_modules/@shopify/polaris/build/esm/styles.css static/vendor/polaris/styles.css
-	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chartjs/chart.umd.min.js
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map static/vendor/chartjs/
 	@touch $@
 
 assets: static/vendor/.stamp

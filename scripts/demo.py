@@ -246,7 +246,7 @@ def main() -> int:
         say("Ready." + ("  (embedded default: SQLite, tasks in-process)" if embedded or not have_redis else ""))
         say(f"Open {admin_url}")
         say(f"  development store admin login: {staff_email} / {staff_password}")
-        say(f"  storefront: {devshop_url}/store/{args.shop}/  (any customer's e-mail, password: demo-password)")
+        say(f"  storefront: {devshop_url}/store/{args.shop}/  (log in with any customer's e-mail, password: devshop)")
         say("  the first sync runs now; the app's home page shows its progress.")
         if args.no_serve:
             return 0

@@ -1,7 +1,7 @@
 """Survey answers from signed links: one answer per recipient and question; answering again replaces it."""
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,11 +35,16 @@ def survey_answer(*, shop: Shop, recipient_id: int, question: str, score: int | 
             raise SurveyInvalid(_("Please choose one of the answers."))
     else:
         reason = ""
-    with transaction.atomic():
-        response, _created = SurveyResponse.objects.update_or_create(
-            shop=shop, recipient=recipient, question=question,
-            defaults={"campaign": recipient.campaign, "customer_shopify_id": recipient.customer_shopify_id,
-                      "score": score, "reason": reason, "comment": comment.strip()[:5000],
-                      "answered_at": timezone.now()},
-        )
-    return response
+    defaults = {"campaign": recipient.campaign, "customer_shopify_id": recipient.customer_shopify_id,
+                "score": score, "reason": reason, "comment": comment.strip()[:5000], "answered_at": timezone.now()}
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                response, _created = SurveyResponse.objects.update_or_create(
+                    shop=shop, recipient=recipient, question=question, defaults=defaults)
+            return response
+        except IntegrityError:
+            # Two submissions at once (a double click): the other one inserted first; update it.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")

@@ -194,3 +194,27 @@ def test_coupon_for_named_customers(devshop_shop, make_customer):
     assert refused.value.messages[0].startswith("Shopify did not accept who can use it:")
     coupon.refresh_from_db()
     assert coupon.customer_shopify_ids == [ana]
+
+
+def test_a_batch_interrupted_after_shopify_accepted_it_resumes_without_losing_codes(devshop_shop):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    shop = devshop_shop
+    coupon = coupons.coupon_create(shop=shop, spec=coupons.CouponSpec(
+        title="Crash", kind=Coupon.Kind.PERCENTAGE, value=Decimal(5), code_mode=Coupon.CodeMode.UNIQUE,
+        codes_requested=251))
+    (batch,) = CouponCodeBatch.objects.filter(coupon=coupon)
+    # A worker sent the batch, Shopify created the codes, and the worker died before recording it.
+    batch_codes = list(CouponCode.objects.filter(batch=batch).values_list("code", flat=True))
+    shopify.execute(shop, "discount_redeem_code_bulk_add", {
+        "discountId": coupon.shopify_discount_gid, "codes": [{"code": c} for c in batch_codes]})
+    CouponCodeBatch.objects.filter(pk=batch.pk).update(
+        status="submitting", attempts=1, updated_at=timezone.now() - dt.timedelta(minutes=5))
+    time.sleep(1)  # let the store finish its asynchronous import
+    _finish_codes(shop, coupon.pk)
+    batch.refresh_from_db()
+    assert batch.attempts == 2 and batch.status == "done"
+    progress = codes.code_progress(shop=shop, coupon=coupon)
+    assert (progress.active, progress.failed) == (251, 0)  # TAKEN by ourselves is success

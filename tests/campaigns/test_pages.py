@@ -110,3 +110,46 @@ def test_emails_are_written_in_english_and_german(shop):
     assert german.subject == "Wir vermissen Sie, Kim" and "15 % Rabatt auf Ihre nächste Bestellung" in german.text
     assert "Abmelden" in german.html and "/discount/ABC123" in german.html
     assert german.headers["List-Unsubscribe"].startswith("<http")
+
+
+def test_test_send_reaches_the_local_smtp_server(client, tokened_shop, smtp):
+    campaign = runs.campaign_for_kind(shop=tokened_shop, kind=Campaign.Kind.BIRTHDAY)
+    auth = {"HTTP_AUTHORIZATION": "Bearer " + session_token(tokened_shop.domain)}
+    response = client.post(f"/campaigns/{campaign.pk}/test", {"to": "owner@example.com", "language": "de"}, **auth)
+    assert response.status_code == 200, response.content
+    (msg,) = smtp.messages
+    assert str(msg["To"]) == "owner@example.com" and str(msg["Subject"]).startswith("[Test]")
+    assert "Geburtstag" in str(msg["Subject"])
+    assert not Recipient.objects.exists()  # a test send is nobody's campaign e-mail
+
+
+def test_campaign_settings_are_saved_from_the_page(client, tokened_shop):
+    campaign = runs.campaign_for_kind(shop=tokened_shop, kind=Campaign.Kind.WIN_BACK)
+    auth = {"HTTP_AUTHORIZATION": "Bearer " + session_token(tokened_shop.domain)}
+    form = {"enabled": "on", "control_percent": "20", "attribution_days": "21", "send_hour": "9",
+            "lapse_days": "120", "max_lapse_days": "400", "discount_percent": "0", "language": "de"}
+    assert client.post(f"/campaigns/{campaign.pk}/save", form, **auth).status_code == 200
+    campaign.refresh_from_db()
+    assert (campaign.enabled, campaign.control_percent, campaign.attribution_days, campaign.language) == (
+        True, 20, 21, "de")
+    assert campaign.settings == {"lapse_days": 120, "max_lapse_days": 400, "discount_percent": 0}
+    bad = client.post(f"/campaigns/{campaign.pk}/save", {**form, "control_percent": "80"}, **auth)
+    assert bad.status_code == 400 and bad.json()["errors"]
+
+
+def test_mailbox_command_prints_what_it_receives(capsys):
+    import io
+    import smtplib
+
+    from campaigns.mailbox import LocalSMTPServer
+    from campaigns.management.commands.mailbox import PrintingMailbox
+
+    out = io.StringIO()
+    server = LocalSMTPServer(PrintingMailbox(out, keep=False)).start()
+    try:
+        with smtplib.SMTP(server.host, server.port) as conn:
+            conn.sendmail("a@example.com", ["b@example.com"],
+                          "From: a@example.com\r\nTo: b@example.com\r\nSubject: Hi\r\n\r\nHello there\r\n")
+    finally:
+        server.stop()
+    assert "Subject: Hi" in out.getvalue() and "Hello there" in out.getvalue()
