@@ -21,6 +21,8 @@ GRAPHQL_DIR = Path(__file__).resolve().parent / "graphql"
 class ShopifyRefused(Exception):
     """Shopify answered with userErrors: `messages` are in the merchant's words, `codes` are Shopify's."""
 
+    coupon_id: int | None = None  # set by coupon_push: the draft that Shopify refused
+
     def __init__(self, messages: list[str], codes: list[str] | None = None) -> None:
         super().__init__("; ".join(messages))
         self.messages = messages

@@ -220,6 +220,7 @@ def coupon_push(*, shop: Shop, coupon_id: int) -> Coupon:
         adopted = _adopt_after_retry(shop, coupon, first, exc)
         if adopted is None:
             Coupon.objects.filter(pk=coupon.pk).update(status=Coupon.Status.FAILED, sync_error="\n".join(exc.messages))
+            exc.coupon_id = coupon.pk
             raise
         gid = adopted
     with transaction.atomic():

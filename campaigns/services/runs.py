@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -25,6 +26,7 @@ from shops.models import Shop
 from .. import assignment, emails, kinds
 from ..models import Campaign, CampaignRun, Coupon, Recipient
 from ..selectors import segments
+from ..shopify import ShopifyRefused
 from . import codes as code_service
 from .coupons import CouponSpec, coupon_create, coupon_push, coupon_update
 
@@ -99,8 +101,10 @@ def campaign_configure(*, shop: Shop, campaign_id: int, enabled: bool, settings:
         campaign.segment_key = segment_key
     if scheduled_for is not None:
         campaign.scheduled_for = scheduled_for
-    campaign.save()
+    # The reward coupon first: if Shopify refuses it, the campaign is not switched on with a promise of a
+    # code it cannot keep (the error goes back to the merchant and nothing here changes).
     _reward_coupon_sync(shop, campaign)
+    campaign.save()
     return campaign
 
 
@@ -114,7 +118,7 @@ def seasonal_create(*, shop: Shop, name: str, segment_key: str, scheduled_for: d
 def _reward_spec(campaign: Campaign, percent: int) -> CouponSpec:
     return CouponSpec(
         title=_("%(campaign)s reward (%(percent)s %%)") % {"campaign": str(campaign), "percent": percent},
-        kind=Coupon.Kind.PERCENTAGE, value=percent, code_mode=Coupon.CodeMode.UNIQUE,
+        kind=Coupon.Kind.PERCENTAGE, value=Decimal(percent), code_mode=Coupon.CodeMode.UNIQUE,
         once_per_customer=True, combines_with_shipping=True, codes_requested=1)
 
 
@@ -124,7 +128,13 @@ def _reward_coupon_sync(shop: Shop, campaign: Campaign) -> None:
     if not percent or not campaign.enabled:
         return  # an existing coupon stays: codes already sent must keep working
     if coupon is None or coupon.status == Coupon.Status.DELETED:
-        coupon = coupon_create(shop=shop, spec=_reward_spec(campaign, percent), for_campaign=True)
+        try:
+            coupon = coupon_create(shop=shop, spec=_reward_spec(campaign, percent), for_campaign=True)
+        except ShopifyRefused as exc:
+            # Link the failed draft, so saving again retries it instead of making another one.
+            if exc.coupon_id:
+                Campaign.objects.filter(pk=campaign.pk).update(coupon_id=exc.coupon_id)
+            raise
         Campaign.objects.filter(pk=campaign.pk).update(coupon=coupon)
         campaign.coupon = coupon
     elif coupon.value != percent:
