@@ -256,29 +256,57 @@ def predicted_to_lapse(shop: Shop) -> QuerySet[Customer]:
     return overdue(shop, lapse_suggestion(shop).days)
 
 
+def _loyalty_models() -> Any:
+    """loyalty.models when the loyalty app is installed (we only read its tables)."""
+    from django.apps import apps
+
+    if not apps.is_installed("loyalty"):
+        return None
+    try:
+        return importlib.import_module("loyalty.models")
+    except ImportError:
+        return None
+
+
 def vip_tier(shop: Shop, tier: str) -> QuerySet[Customer]:
     provider = _provider("loyalty.selectors", "tier_customers")
-    if provider is None:
+    if provider is not None:
+        return _ids_queryset(shop, provider(shop, tier))
+    models = _loyalty_models()
+    if models is None or not str(tier).isdigit():
         raise SegmentUnavailable(_("VIP tiers appear once the loyalty programme is set up."))
-    return _ids_queryset(shop, provider(shop, tier))
+    members = models.PointsAccount.objects.filter(shop=shop, tier_id=int(tier)).values("customer_shopify_id")
+    return customers(shop).filter(shopify_id__in=members)
 
 
 def never_used_reward(shop: Shop) -> QuerySet[Customer]:
+    """Holding a reward they never used: a loyalty reward ready to use and none ever used, or a campaign
+    code that was sent and never appeared on an order."""
     provider = _provider("loyalty.selectors", "customers_with_unused_rewards")
     if provider is not None:
-        return _ids_queryset(shop, provider(shop))
-    return never_used_reward_from_campaigns(shop)
+        return _ids_queryset(shop, provider(shop)) | never_used_reward_from_campaigns(shop)
+    models = _loyalty_models()
+    if models is None:
+        return never_used_reward_from_campaigns(shop)
+    redemptions = models.Redemption.objects.filter(shop=shop)
+    used = redemptions.filter(status=models.Redemption.Status.USED).values("account_id")
+    waiting = (redemptions.filter(status=models.Redemption.Status.ISSUED).exclude(account_id__in=used)
+               .values("account__customer_shopify_id"))
+    return customers(shop).filter(shopify_id__in=waiting) | never_used_reward_from_campaigns(shop)
 
 
 def vip_tiers(shop: Shop) -> list[tuple[str, str]]:
     provider = _provider("loyalty.selectors", "tiers")
-    if provider is None:
+    if provider is not None:
+        try:
+            return [(str(getattr(t, "key", getattr(t, "pk", t))), str(getattr(t, "name", t))) for t in provider(shop)]
+        except Exception:  # another app's bug must not break the segments page
+            log.exception("loyalty.selectors.tiers failed for shop %s", shop.pk)
+            return []
+    models = _loyalty_models()
+    if models is None:
         return []
-    try:
-        return [(str(getattr(t, "key", getattr(t, "pk", t))), str(getattr(t, "name", t))) for t in provider(shop)]
-    except Exception:  # another app's bug must not break the segments page
-        log.exception("loyalty.selectors.tiers failed for shop %s", shop.pk)
-        return []
+    return [(str(pk), name) for pk, name in models.Tier.objects.filter(shop=shop).values_list("pk", "name")]
 
 
 # --- the catalogue -----------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ def customers_upsert_copy(*, shop: Shop, batch: CopyBatch) -> UpsertResult:
     if not batch.customers:
         return EMPTY
     with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL work_mem = '64MB'")  # as orders_upsert_copy
         _create_customer_stage(cur)
         copy_text(cur, _CUSTOMER_STAGE, _CUSTOMER_COLUMNS, batch.customers)
         written = _customers_apply_staged(cur, shop)
@@ -169,6 +170,7 @@ _ORDER_STAGE = "commerce_stage_order"
 _LINE_STAGE = "commerce_stage_line"
 _REFUND_STAGE = "commerce_stage_refund"
 _APPLIED = "commerce_stage_applied"
+_LOOSE_LINES = "commerce_stage_loose_line"
 
 _ORDER_COLUMNS = (
     "shopify_id", "name", "customer_shopify_id", "email", "created_at", "processed_at", "updated_at",
@@ -198,7 +200,7 @@ def _lock_shop_orders(cur, shop: Shop) -> None:
 
 
 def _create_order_stages(cur) -> None:
-    for table in (_ORDER_STAGE, _LINE_STAGE, _REFUND_STAGE, _APPLIED):
+    for table in (_ORDER_STAGE, _LINE_STAGE, _REFUND_STAGE, _APPLIED, _LOOSE_LINES):
         cur.execute(f"DROP TABLE IF EXISTS {table}")
     cur.execute(
         f"""CREATE TEMP TABLE {_ORDER_STAGE} (
@@ -223,7 +225,10 @@ def _create_order_stages(cur) -> None:
             processed_at timestamptz, amount numeric, currency text, updated_at timestamptz
         ) ON COMMIT DROP"""
     )
-    cur.execute(f"CREATE TEMP TABLE {_APPLIED} (shopify_id bigint PRIMARY KEY) ON COMMIT DROP")
+    # The orders this write applied, with the version now stored (their lines are stamped with it).
+    cur.execute(
+        f"CREATE TEMP TABLE {_APPLIED} (shopify_id bigint PRIMARY KEY, updated_at timestamptz) ON COMMIT DROP"
+    )
 
 
 def _line_row(li: LineItemRecord) -> tuple:
@@ -279,7 +284,10 @@ def orders_upsert(
             cur, _REFUND_STAGE, _REFUND_COLUMNS,
             [_refund_row(r) for o in orders for r in o.refunds] + [_refund_row(r) for r in refunds],
         )
-        written = _orders_apply_staged(cur, shop, has_orders=bool(orders), track_customers=True)
+        written = _orders_apply_staged(
+            cur, shop, has_orders=bool(orders), replace_lines=any(o.line_items_complete for o in orders),
+            track_customers=True,
+        )
         summaries_refresh_affected(cur, shop)
     return UpsertResult(len(orders), written)
 
@@ -301,121 +309,36 @@ def orders_upsert_copy(*, shop: Shop, batch: CopyBatch) -> UpsertResult:
         return EMPTY
     with transaction.atomic(), connection.cursor() as cur:
         _lock_shop_orders(cur, shop)
+        # Sorting a batch (DISTINCT ON) in memory rather than in temporary files; this transaction only.
+        cur.execute("SET LOCAL work_mem = '64MB'")
         _create_order_stages(cur)
         copy_text(cur, _ORDER_STAGE, _ORDER_COLUMNS, batch.orders)
         copy_text(cur, _LINE_STAGE, _LINE_COLUMNS, batch.line_items)
         copy_text(cur, _REFUND_STAGE, _REFUND_COLUMNS, batch.refunds)
-        written = _orders_apply_staged(cur, shop, has_orders=bool(batch.orders), track_customers=False)
+        # A bulk order line never lists its line items (bulk_rows writes lines_complete false).
+        written = _orders_apply_staged(
+            cur, shop, has_orders=bool(batch.orders), replace_lines=False, track_customers=False
+        )
     return UpsertResult(batch.records_read, written)
 
 
-def _orders_apply_staged(cur, shop: Shop, *, has_orders: bool, track_customers: bool) -> int:
+def _orders_apply_staged(cur, shop: Shop, *, has_orders: bool, replace_lines: bool, track_customers: bool) -> int:
     """Merge the staged orders, lines and refunds into the tables (the rules of orders_upsert).
 
+    `replace_lines`: some staged order may list its complete line items (see orders_upsert).
     With `track_customers`, every customer whose orders or totals change (including an order's previous
     customer) is listed in summaries.AFFECTED_TABLE for summaries_refresh_affected. Returns the number
     of orders written.
+
+    Every statement is driven by the (small) staging tables and reaches the shop's big tables through
+    their (shop_id, shopify_id) unique indexes: a join the planner could answer by scanning all of a
+    shop's orders would make each batch of a backfill cost more than the last.
     """
     params = {"shop": shop.pk}
     written = 0
-    if has_orders:
-        if track_customers:
-            # The customers the orders belonged to before this write: moving an order to another
-            # customer (or to none) changes the old customer's summary too.
-            cur.execute(
-                f"""
-                INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
-                SELECT DISTINCT o.customer_shopify_id FROM commerce_order o
-                JOIN {_ORDER_STAGE} s ON o.shopify_id = s.shopify_id
-                WHERE o.shop_id = %(shop)s AND o.customer_shopify_id IS NOT NULL
-                ON CONFLICT DO NOTHING
-                """,
-                params,
-            )
-            track_written = f""", applied AS (
-                    INSERT INTO {_APPLIED} (shopify_id) SELECT shopify_id FROM written
-                )
-                INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
-                SELECT DISTINCT customer_shopify_id FROM written WHERE customer_shopify_id IS NOT NULL
-                ON CONFLICT DO NOTHING"""
-        else:
-            track_written = f"""
-                INSERT INTO {_APPLIED} (shopify_id) SELECT shopify_id FROM written"""
-        cur.execute(
-            f"""
-            WITH written AS (
-                INSERT INTO commerce_order AS t (
-                    shop_id, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
-                    updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
-                    currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
-                    total, total_refunded, discount_codes, landing_site, referring_site, test, synced_at)
-                SELECT DISTINCT ON (shopify_id)
-                    %(shop)s, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
-                    updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
-                    currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
-                    total, 0, discount_codes, landing_site, referring_site, test, now()
-                FROM {_ORDER_STAGE}
-                ORDER BY shopify_id, updated_at DESC, lines_complete DESC
-                ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-                    name = excluded.name, customer_shopify_id = excluded.customer_shopify_id,
-                    email = excluded.email, created_at = excluded.created_at,
-                    processed_at = excluded.processed_at, updated_at = excluded.updated_at,
-                    cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason,
-                    financial_status = excluded.financial_status,
-                    fulfillment_status = excluded.fulfillment_status, currency = excluded.currency,
-                    presentment_currency = excluded.presentment_currency, subtotal = excluded.subtotal,
-                    total_discounts = excluded.total_discounts, total_shipping = excluded.total_shipping,
-                    total_tax = excluded.total_tax, total = excluded.total,
-                    discount_codes = excluded.discount_codes, landing_site = excluded.landing_site,
-                    referring_site = excluded.referring_site, test = excluded.test,
-                    synced_at = excluded.synced_at
-                WHERE excluded.updated_at >= t.updated_at
-                RETURNING t.shopify_id, t.customer_shopify_id
-            ){track_written}
-            """,
-            params,
-        )
-        cur.execute(f"SELECT count(*) FROM {_APPLIED}")
-        written = cur.fetchone()[0]
-        # Replace the lines of the written orders whose payload listed them all.
-        cur.execute(
-            f"""
-            DELETE FROM commerce_orderlineitem l
-            USING {_APPLIED} a
-            WHERE l.shop_id = %(shop)s AND l.order_shopify_id = a.shopify_id
-              AND EXISTS (SELECT 1 FROM {_ORDER_STAGE} s
-                          WHERE s.shopify_id = a.shopify_id AND s.lines_complete)
-              AND NOT EXISTS (SELECT 1 FROM {_LINE_STAGE} sl WHERE sl.shopify_id = l.shopify_id)
-            """,
-            params,
-        )
-    # Lines: of orders written now, or (loose lines) of orders already stored. Lines of a version
-    # that lost to a newer stored order are not applied.
-    cur.execute(
-        f"""
-        INSERT INTO commerce_orderlineitem AS t (
-            shop_id, shopify_id, order_shopify_id, product_shopify_id, variant_shopify_id, title, sku,
-            quantity, price, total_discount, updated_at)
-        SELECT DISTINCT ON (l.shopify_id)
-            %(shop)s, l.shopify_id, l.order_shopify_id, l.product_shopify_id, l.variant_shopify_id,
-            l.title, l.sku, l.quantity, l.price, l.total_discount, o.updated_at
-        FROM {_LINE_STAGE} l
-        JOIN commerce_order o ON o.shop_id = %(shop)s AND o.shopify_id = l.order_shopify_id
-        WHERE l.order_shopify_id IN (SELECT shopify_id FROM {_APPLIED})
-           OR NOT EXISTS (SELECT 1 FROM {_ORDER_STAGE} s WHERE s.shopify_id = l.order_shopify_id)
-        ORDER BY l.shopify_id
-        ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-            order_shopify_id = excluded.order_shopify_id,
-            product_shopify_id = excluded.product_shopify_id,
-            variant_shopify_id = excluded.variant_shopify_id, title = excluded.title, sku = excluded.sku,
-            quantity = excluded.quantity, price = excluded.price,
-            total_discount = excluded.total_discount, updated_at = excluded.updated_at
-        WHERE excluded.updated_at >= t.updated_at
-        """,
-        params,
-    )
-    # Refunds never lose information (Shopify does not edit a refund), so every version is
-    # applied, older ones included: a stale order payload still brings its refunds.
+    # Refunds first, so the orders written below sum them at once. Refunds never lose information
+    # (Shopify does not edit a refund), so every version is applied, older ones included: a stale
+    # order payload still brings its refunds.
     cur.execute(
         f"""
         INSERT INTO commerce_refund AS t (
@@ -434,21 +357,143 @@ def _orders_apply_staged(cur, shop: Shop, *, has_orders: bool, track_customers: 
         """,
         params,
     )
-    # total_refunded of every order whose refunds or row may have changed; only rows whose value
-    # differs are rewritten (a backfill's refund-less orders cost no update).
+    if has_orders:
+        if track_customers:
+            # The customers the orders belonged to before this write: moving an order to another
+            # customer (or to none) changes the old customer's summary too.
+            cur.execute(
+                f"""
+                INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
+                SELECT DISTINCT o.customer_shopify_id FROM commerce_order o
+                JOIN {_ORDER_STAGE} s ON o.shopify_id = s.shopify_id
+                WHERE o.shop_id = %(shop)s AND o.customer_shopify_id IS NOT NULL
+                ON CONFLICT DO NOTHING
+                """,
+                params,
+            )
+            track_written = f""", applied AS (
+                    INSERT INTO {_APPLIED} (shopify_id, updated_at) SELECT shopify_id, updated_at FROM written
+                )
+                INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
+                SELECT DISTINCT customer_shopify_id FROM written WHERE customer_shopify_id IS NOT NULL
+                ON CONFLICT DO NOTHING"""
+        else:
+            track_written = f"""
+                INSERT INTO {_APPLIED} (shopify_id, updated_at) SELECT shopify_id, updated_at FROM written"""
+        # total_refunded is the sum of the order's stored refunds (this payload's included, written
+        # above), looked up per order by index.
+        cur.execute(
+            f"""
+            WITH written AS (
+                INSERT INTO commerce_order AS t (
+                    shop_id, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
+                    updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
+                    currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
+                    total, total_refunded, discount_codes, landing_site, referring_site, test, synced_at)
+                SELECT
+                    %(shop)s, s.shopify_id, s.name, s.customer_shopify_id, s.email, s.created_at,
+                    s.processed_at, s.updated_at, s.cancelled_at, s.cancel_reason, s.financial_status,
+                    s.fulfillment_status, s.currency, s.presentment_currency, s.subtotal, s.total_discounts,
+                    s.total_shipping, s.total_tax, s.total,
+                    COALESCE((SELECT sum(r.amount) FROM commerce_refund r
+                              WHERE r.shop_id = %(shop)s AND r.order_shopify_id = s.shopify_id), 0),
+                    s.discount_codes, s.landing_site, s.referring_site, s.test, now()
+                FROM (SELECT DISTINCT ON (shopify_id) * FROM {_ORDER_STAGE}
+                      ORDER BY shopify_id, updated_at DESC, lines_complete DESC) s
+                ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+                    name = excluded.name, customer_shopify_id = excluded.customer_shopify_id,
+                    email = excluded.email, created_at = excluded.created_at,
+                    processed_at = excluded.processed_at, updated_at = excluded.updated_at,
+                    cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason,
+                    financial_status = excluded.financial_status,
+                    fulfillment_status = excluded.fulfillment_status, currency = excluded.currency,
+                    presentment_currency = excluded.presentment_currency, subtotal = excluded.subtotal,
+                    total_discounts = excluded.total_discounts, total_shipping = excluded.total_shipping,
+                    total_tax = excluded.total_tax, total = excluded.total,
+                    total_refunded = excluded.total_refunded,
+                    discount_codes = excluded.discount_codes, landing_site = excluded.landing_site,
+                    referring_site = excluded.referring_site, test = excluded.test,
+                    synced_at = excluded.synced_at
+                WHERE excluded.updated_at >= t.updated_at
+                RETURNING t.shopify_id, t.customer_shopify_id, t.updated_at
+            ){track_written}
+            """,
+            params,
+        )
+        cur.execute(f"SELECT count(*) FROM {_APPLIED}")
+        written = cur.fetchone()[0]
+        if replace_lines:
+            # Replace the lines of the written orders whose payload listed them all.
+            cur.execute(
+                f"""
+                DELETE FROM commerce_orderlineitem l
+                USING {_APPLIED} a
+                WHERE l.shop_id = %(shop)s AND l.order_shopify_id = a.shopify_id
+                  AND EXISTS (SELECT 1 FROM {_ORDER_STAGE} s
+                              WHERE s.shopify_id = a.shopify_id AND s.lines_complete)
+                  AND NOT EXISTS (SELECT 1 FROM {_LINE_STAGE} sl WHERE sl.shopify_id = l.shopify_id)
+                """,
+                params,
+            )
+    lines_upsert = """
+        INSERT INTO commerce_orderlineitem AS t (
+            shop_id, shopify_id, order_shopify_id, product_shopify_id, variant_shopify_id, title, sku,
+            quantity, price, total_discount, updated_at)
+        SELECT DISTINCT ON (l.shopify_id)
+            %(shop)s, l.shopify_id, l.order_shopify_id, l.product_shopify_id, l.variant_shopify_id,
+            l.title, l.sku, l.quantity, l.price, l.total_discount, {order_version}
+        {source}
+        ORDER BY l.shopify_id
+        ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+            order_shopify_id = excluded.order_shopify_id,
+            product_shopify_id = excluded.product_shopify_id,
+            variant_shopify_id = excluded.variant_shopify_id, title = excluded.title, sku = excluded.sku,
+            quantity = excluded.quantity, price = excluded.price,
+            total_discount = excluded.total_discount, updated_at = excluded.updated_at
+        WHERE excluded.updated_at >= t.updated_at
+    """
+    # Lines of the orders written now, stamped with the version written. Lines of a version that lost
+    # to a newer stored order are not applied.
+    if has_orders:
+        cur.execute(
+            lines_upsert.format(
+                order_version="a.updated_at",
+                source=f"FROM {_LINE_STAGE} l JOIN {_APPLIED} a ON a.shopify_id = l.order_shopify_id",
+            ),
+            params,
+        )
+    # Loose lines: of orders not in this write but stored earlier (a bulk file's child after a batch
+    # boundary, a line-items page). Usually none; counted first so the join with the shop's orders
+    # below only runs (and is planned with the right row count) when there are some.
+    cur.execute(
+        f"""CREATE TEMP TABLE {_LOOSE_LINES} ON COMMIT DROP AS
+            SELECT l.* FROM {_LINE_STAGE} l
+            WHERE NOT EXISTS (SELECT 1 FROM {_ORDER_STAGE} s WHERE s.shopify_id = l.order_shopify_id)"""
+    )
+    if cur.rowcount:
+        cur.execute(f"ANALYZE {_LOOSE_LINES}")
+        cur.execute(
+            lines_upsert.format(
+                order_version="o.updated_at",
+                source=f"""FROM {_LOOSE_LINES} l
+                    JOIN commerce_order o ON o.shop_id = %(shop)s AND o.shopify_id = l.order_shopify_id""",
+            ),
+            params,
+        )
+    # total_refunded of stored orders whose refunds changed here without the order being written (a
+    # refunds/create body, or an order version that lost to a newer stored one); only rows whose value
+    # differs are rewritten.
     track_updated = f"""
         INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
         SELECT DISTINCT customer_shopify_id FROM updated WHERE customer_shopify_id IS NOT NULL
         ON CONFLICT DO NOTHING""" if track_customers else "SELECT 1"
     cur.execute(
         f"""
-        WITH touched AS (
-            SELECT shopify_id FROM {_ORDER_STAGE} UNION SELECT order_shopify_id FROM {_REFUND_STAGE}
-        ), sums AS (
-            SELECT k.shopify_id,
+        WITH sums AS (
+            SELECT k.order_shopify_id AS shopify_id,
                    COALESCE((SELECT sum(r.amount) FROM commerce_refund r
-                             WHERE r.shop_id = %(shop)s AND r.order_shopify_id = k.shopify_id), 0) AS refunded
-            FROM touched k
+                             WHERE r.shop_id = %(shop)s AND r.order_shopify_id = k.order_shopify_id), 0) AS refunded
+            FROM (SELECT DISTINCT order_shopify_id FROM {_REFUND_STAGE}) k
         ), updated AS (
             UPDATE commerce_order o SET total_refunded = sums.refunded
             FROM sums

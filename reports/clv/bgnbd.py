@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
+from . import dot
+
 
 @dataclass(frozen=True, slots=True)
 class BgNbdParams:
@@ -65,8 +67,10 @@ class _Prepared:
     w0: np.ndarray      # ... and their total weights
     x: np.ndarray       # repeat customers (x > 0), one row each
     xi: np.ndarray      # their index into xu
-    t_x: np.ndarray
-    T: np.ndarray
+    Tu: np.ndarray      # distinct T of repeat customers and each row's index into it
+    Ti: np.ndarray
+    tu: np.ndarray      # distinct t_x of repeat customers and each row's index into it
+    ti: np.ndarray
     w: np.ndarray
 
 
@@ -80,7 +84,11 @@ def _prepare(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray)
     T0, inverse = np.unique(T[zero], return_inverse=True)
     w0 = np.bincount(inverse.reshape(-1), weights=weights[zero], minlength=T0.size)
     rep = ~zero
-    return _Prepared(xu, wx, T0, w0, x[rep], xi[rep], t_x[rep], T[rep], weights[rep])
+    # log(alpha + T) and log(alpha + t_x) are taken over the distinct values (a few thousand days) and
+    # gathered per row: a gather is several times cheaper than a log.
+    Tu, Ti = np.unique(T[rep], return_inverse=True)
+    tu, ti = np.unique(t_x[rep], return_inverse=True)
+    return _Prepared(xu, wx, T0, w0, x[rep], xi[rep], Tu, Ti.reshape(-1), tu, ti.reshape(-1), weights[rep])
 
 
 def _negative_ll_and_gradient(log_theta: np.ndarray, d: _Prepared) -> tuple[float, np.ndarray]:
@@ -89,8 +97,10 @@ def _negative_ll_and_gradient(log_theta: np.ndarray, d: _Prepared) -> tuple[floa
 
     Speed: every special function (gammaln, digamma) depends on x alone, and x takes few distinct values,
     so those terms are evaluated once per distinct x and summed with weights; customers without repeat
-    orders are grouped by T. Only repeat customers' two-branch tail is computed per row. The analytic
-    gradient saves the 4 extra likelihood evaluations per step a finite-difference one would cost.
+    orders are grouped by T. Only repeat customers' two-branch tail is computed per row, with one exp
+    and one log1p per row (logaddexp written out so that its branch weights fall out for the gradient).
+    The analytic gradient saves the 4 extra likelihood evaluations per step a finite-difference one
+    would cost.
     """
     theta = np.exp(log_theta)
     r, alpha, a, b = theta
@@ -107,19 +117,21 @@ def _negative_ll_and_gradient(log_theta: np.ndarray, d: _Prepared) -> tuple[floa
     ll = head @ wx - r * (log_a_T0 @ d.w0)
     d_r = d_r_head @ wx - log_a_T0 @ d.w0
     d_alpha = r / alpha * wx.sum() - r * (d.w0 @ (1.0 / (alpha + d.T0)))
-    # Repeat customers: tail = log(e^A3 + e^A4).
+    # Repeat customers: tail = log(e^A3 + e^A4) with A3 = −(r+x)·log(alpha+T) ("alive") and
+    # A4 = log(a/(b+x−1)) − (r+x)·log(alpha+t_x) ("dropped out after the last order").
     rx_row = r + d.x
-    log_a_T = np.log(alpha + d.T)
-    log_a_tx = np.log(alpha + d.t_x)
+    log_a_T = np.log(alpha + d.Tu)[d.Ti]
+    log_a_tx = np.log(alpha + d.tu)[d.ti]
     a3 = -rx_row * log_a_T
-    a4 = np.log(a * inv_bx1_u[d.xi]) - rx_row * log_a_tx
-    tail = np.logaddexp(a3, a4)
-    w3 = np.exp(a3 - tail)
+    diff = np.log(a * inv_bx1_u)[d.xi] + rx_row * (log_a_T - log_a_tx)  # A4 − A3
+    e = np.exp(-np.abs(diff))
+    tail = a3 + np.maximum(diff, 0.0) + np.log1p(e)
+    w3 = np.where(diff > 0, e, 1.0) / (1.0 + e)  # share of the A3 branch: 1 / (1 + e^(A4 − A3))
     ww3 = d.w * w3
     ww4 = d.w - ww3
-    ll += tail @ d.w
-    d_r -= ww3 @ log_a_T + ww4 @ log_a_tx
-    d_alpha -= (rx_row * ww3) @ (1.0 / (alpha + d.T)) + (rx_row * ww4) @ (1.0 / (alpha + d.t_x))
+    ll += dot(tail, d.w)
+    d_r -= dot(ww3, log_a_T) + dot(ww4, log_a_tx)
+    d_alpha -= dot(rx_row * ww3, (1.0 / (alpha + d.Tu))[d.Ti]) + dot(rx_row * ww4, (1.0 / (alpha + d.tu))[d.ti])
     w4_by_x = np.bincount(d.xi, weights=ww4, minlength=xu.size)
     d_a = d_ab_head @ wx + w4_by_x.sum() / a
     d_b = d_b_head @ wx - w4_by_x @ inv_bx1_u
@@ -128,7 +140,7 @@ def _negative_ll_and_gradient(log_theta: np.ndarray, d: _Prepared) -> tuple[floa
 
 
 def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray | None = None,
-        *, initial: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)) -> FitResult:
+        *, initial: tuple[float, float, float, float] | None = None) -> FitResult:
     """Maximum-likelihood BG/NBD parameters. Pass collapsed rows with `weights` for speed.
 
     Raises ValueError on inputs a customer cannot have (t_x > T, negative values) or when the optimiser
@@ -142,11 +154,17 @@ def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray | Non
         raise ValueError("no customers to fit")
     if np.any(x < 0) or np.any(t_x < 0) or np.any(t_x > T + 1e-9):
         raise ValueError("invalid inputs: need 0 <= t_x <= T and x >= 0")
-    # scipy's default tolerances: tighter ones only add iterations past the three significant figures
-    # the parameters are reported (and validated) with.
+    if initial is None:
+        # alpha is in the data's time unit (r/alpha is the purchase rate): start it at a tenth of the mean
+        # observation time, as lifetimes does by rescaling time. The rest starts at 1. This saves a few
+        # iterations over (1, 1, 1, 1) whatever unit the times come in.
+        initial = (1.0, max(float(np.average(T, weights=weights)) / 10.0, 1e-3), 1.0, 1.0)
+    # Tolerances tighter than scipy's defaults, which stop ~1e-4 relative short of the optimum (CDNOW:
+    # alpha 4.4134 instead of 4.41353): two or three more iterations buy parameters that agree with
+    # other implementations (lifetimes) to four or five significant figures.
     result = optimize.minimize(_negative_ll_and_gradient, np.log(np.asarray(initial, dtype=float)),
                                args=(_prepare(x, t_x, T, weights),), jac=True, method="L-BFGS-B",
-                               options={"maxiter": 500})
+                               options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-7})
     if not np.all(np.isfinite(result.x)):
         raise ValueError(f"BG/NBD fit failed: {result.message}")
     r, alpha, a, b = np.exp(result.x)

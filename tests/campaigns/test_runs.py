@@ -177,3 +177,17 @@ def test_lapse_threshold_is_suggested_from_the_shops_rhythm(shop, make_customer,
         make_order(shop, c, at=now - dt.timedelta(days=200 - (20 + i)))
     suggestion = lapse_suggestion(shop)
     assert suggestion.from_shop_data and suggestion.gaps == 40 and suggestion.days == 56
+
+
+def test_results_panel_states_method_and_window(shop, win_back):
+    from django.template.loader import render_to_string
+
+    assigned = timezone.now() - dt.timedelta(days=40)
+    for i in range(30):
+        Recipient.objects.create(shop=shop, campaign=win_back, customer_shopify_id=i, email=f"{i}@example.com",
+                                 window_key="w", group="treatment" if i < 20 else "control",
+                                 status="sent" if i < 20 else "held_back", assigned_at=assigned)
+    html = render_to_string("campaigns/_results.html", {"results": campaign_results(shop, win_back),
+                                                        "currency": "EUR"})
+    assert "Newcombe" in html and "Welch" in html and "within 30 days" in html
+    assert "Estimated extra revenue: 0.00 EUR" in html

@@ -154,3 +154,24 @@ def test_seasonal_send_goes_out_once_on_its_date(shop, eager_celery, make_custom
         tasks.campaign_run_task.apply(args=(shop.pk, campaign_id, run_date.isoformat()))
     assert len(smtp.messages) == 4 and "Winter sale" in str(smtp.messages[0]["Subject"])
     assert runs.campaigns_due(shop=shop, now=later + dt.timedelta(days=1)) == []  # done for good
+
+
+def test_vip_tier_segment_reads_the_loyalty_programme(shop, other_shop, make_customer):
+    from decimal import Decimal
+
+    from loyalty.models import PointsAccount, Tier
+
+    gold = Tier.objects.create(shop=shop, name="Gold", threshold=Decimal(500))
+    silver = Tier.objects.create(shop=shop, name="Silver", threshold=Decimal(100))
+    now = timezone.now()
+    members = {}
+    for name, tier in (("a", gold), ("b", gold), ("c", silver), ("d", None)):
+        customer = make_customer(shop)
+        PointsAccount.objects.create(shop=shop, customer_shopify_id=customer, tier=tier, last_activity_at=now,
+                                     enrolled_at=now)
+        members[name] = customer
+    keys = dict((name, key) for key, name in segments.vip_tiers(shop))
+    assert set(keys) == {"Gold", "Silver"}
+    gold_members = set(segments.segment_customers(shop, f"vip:{keys['Gold']}").values_list("shopify_id", flat=True))
+    assert gold_members == {members["a"], members["b"]}
+    assert segments.segment_customers(other_shop, f"vip:{keys['Gold']}").count() == 0
