@@ -181,6 +181,8 @@ CELERY_TASK_ROUTES = {
     "reports.tasks.*": {"queue": "reports"},
     "loyalty.tasks.*": {"queue": "default"},
     "campaigns.tasks.send_*": {"queue": "mail"},
+    "referrals.tasks.send_*": {"queue": "mail"},
+    "loyalty.tasks.send_*": {"queue": "mail"},
     "campaigns.tasks.*": {"queue": "default"},
 }
 CELERY_QUEUES_ALL = "webhooks,sync,reports,mail,default"

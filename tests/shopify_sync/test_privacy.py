@@ -154,7 +154,10 @@ def test_a_late_delivery_for_a_redacted_shop_is_not_applied_and_its_payload_eras
         webhook_handlers.unregister("test/late")
 
 
-PERSONAL_FIELDS = {"email", "phone", "first_name", "last_name", "birth_date", "address", "address1", "ip_address"}
+PERSONAL_FIELDS = {
+    "email", "phone", "first_name", "last_name", "birth_date", "address", "address1", "ip_address", "comment",
+    "friend_email", "friend_first_name", "address_hash", "phone_hash", "ip_hash",
+}
 
 
 def test_every_model_with_customers_personal_data_is_covered_by_a_redactor():
