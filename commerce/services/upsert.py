@@ -170,7 +170,6 @@ _ORDER_STAGE = "commerce_stage_order"
 _LINE_STAGE = "commerce_stage_line"
 _REFUND_STAGE = "commerce_stage_refund"
 _APPLIED = "commerce_stage_applied"
-_LOOSE_LINES = "commerce_stage_loose_line"
 
 _ORDER_COLUMNS = (
     "shopify_id", "name", "customer_shopify_id", "email", "created_at", "processed_at", "updated_at",
@@ -193,42 +192,51 @@ def _lock_shop_orders(cur, shop: Shop) -> None:
     Summaries are recomputed from the orders of the touched customers. Two concurrent transactions
     (a webhook and a backfill batch) touching the same customer would each compute from a snapshot that
     misses the other's order and the last to commit would win with a stale sum. One writer per shop at a
-    time makes every recompute see every committed order; a backfill batch holds the lock for a fraction
-    of a second, so a webhook waits at most that long.
+    time makes every recompute see every committed order; a backfill batch holds the lock for about a
+    second, so a webhook waits at most that long.
     """
-    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ORDER_WRITE_LOCK_CLASS, shop.pk])
+    cur.execute(_LOCK_SQL, {"shop": shop.pk})
+
+
+_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_ORDER_WRITE_LOCK_CLASS}, %(shop)s)"
+
+# The staging tables of one order write (temporary, dropped at commit).
+_ORDER_STAGES_SQL = [
+    *(f"DROP TABLE IF EXISTS {table}" for table in (_ORDER_STAGE, _LINE_STAGE, _REFUND_STAGE, _APPLIED)),
+    f"""CREATE TEMP TABLE {_ORDER_STAGE} (
+        shopify_id bigint NOT NULL, name text, customer_shopify_id bigint, email text,
+        created_at timestamptz, processed_at timestamptz, updated_at timestamptz,
+        cancelled_at timestamptz, cancel_reason text, financial_status text, fulfillment_status text,
+        currency text, presentment_currency text, subtotal numeric, total_discounts numeric,
+        total_shipping numeric, total_tax numeric, total numeric, discount_codes varchar(255)[],
+        landing_site text, referring_site text, test boolean, lines_complete boolean
+    ) ON COMMIT DROP""",
+    f"""CREATE TEMP TABLE {_LINE_STAGE} (
+        shopify_id bigint NOT NULL, order_shopify_id bigint NOT NULL, product_shopify_id bigint,
+        variant_shopify_id bigint, title text, sku text, quantity integer, price numeric,
+        total_discount numeric
+    ) ON COMMIT DROP""",
+    f"""CREATE TEMP TABLE {_REFUND_STAGE} (
+        shopify_id bigint NOT NULL, order_shopify_id bigint NOT NULL, created_at timestamptz,
+        processed_at timestamptz, amount numeric, currency text, updated_at timestamptz
+    ) ON COMMIT DROP""",
+    # The orders this write applied, with the version now stored (their lines are stamped with it).
+    f"CREATE TEMP TABLE {_APPLIED} (shopify_id bigint PRIMARY KEY, updated_at timestamptz) ON COMMIT DROP",
+]
+
+
+def _execute_script(cur, statements: Sequence[str], params: dict) -> None:
+    """Run several statements in one round trip (psycopg2 sends them as one simple query).
+
+    Why: the backfill's reader thread holds the GIL while the writer waits on PostgreSQL, and every
+    return from the database costs the writer a GIL hand-over; a batch's statements sent one by one
+    spent more time waiting for the GIL than in some of the statements.
+    """
+    cur.execute(";\n".join(statements), params)
 
 
 def _create_order_stages(cur) -> None:
-    for table in (_ORDER_STAGE, _LINE_STAGE, _REFUND_STAGE, _APPLIED, _LOOSE_LINES):
-        cur.execute(f"DROP TABLE IF EXISTS {table}")
-    cur.execute(
-        f"""CREATE TEMP TABLE {_ORDER_STAGE} (
-            shopify_id bigint NOT NULL, name text, customer_shopify_id bigint, email text,
-            created_at timestamptz, processed_at timestamptz, updated_at timestamptz,
-            cancelled_at timestamptz, cancel_reason text, financial_status text, fulfillment_status text,
-            currency text, presentment_currency text, subtotal numeric, total_discounts numeric,
-            total_shipping numeric, total_tax numeric, total numeric, discount_codes varchar(255)[],
-            landing_site text, referring_site text, test boolean, lines_complete boolean
-        ) ON COMMIT DROP"""
-    )
-    cur.execute(
-        f"""CREATE TEMP TABLE {_LINE_STAGE} (
-            shopify_id bigint NOT NULL, order_shopify_id bigint NOT NULL, product_shopify_id bigint,
-            variant_shopify_id bigint, title text, sku text, quantity integer, price numeric,
-            total_discount numeric
-        ) ON COMMIT DROP"""
-    )
-    cur.execute(
-        f"""CREATE TEMP TABLE {_REFUND_STAGE} (
-            shopify_id bigint NOT NULL, order_shopify_id bigint NOT NULL, created_at timestamptz,
-            processed_at timestamptz, amount numeric, currency text, updated_at timestamptz
-        ) ON COMMIT DROP"""
-    )
-    # The orders this write applied, with the version now stored (their lines are stamped with it).
-    cur.execute(
-        f"CREATE TEMP TABLE {_APPLIED} (shopify_id bigint PRIMARY KEY, updated_at timestamptz) ON COMMIT DROP"
-    )
+    _execute_script(cur, _ORDER_STAGES_SQL, {})
 
 
 def _line_row(li: LineItemRecord) -> tuple:
@@ -303,15 +311,14 @@ def orders_upsert_copy(*, shop: Shop, batch: CopyBatch) -> UpsertResult:
     backfill shows anyway (partial data). Webhooks that arrive meanwhile are still exact: orders_upsert
     recomputes their customers from all committed orders, the backfill's included, under the same shop
     lock as these batches and the final rebuild.
+    Joins the caller's transaction without a savepoint (the backfill commits a batch with its progress).
     Returns the orders received and written.
     """
     if not (batch.orders or batch.line_items or batch.refunds):
         return EMPTY
-    with transaction.atomic(), connection.cursor() as cur:
-        _lock_shop_orders(cur, shop)
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
         # Sorting a batch (DISTINCT ON) in memory rather than in temporary files; this transaction only.
-        cur.execute("SET LOCAL work_mem = '64MB'")
-        _create_order_stages(cur)
+        _execute_script(cur, [_LOCK_SQL, "SET LOCAL work_mem = '64MB'", *_ORDER_STAGES_SQL], {"shop": shop.pk})
         copy_text(cur, _ORDER_STAGE, _ORDER_COLUMNS, batch.orders)
         copy_text(cur, _LINE_STAGE, _LINE_COLUMNS, batch.line_items)
         copy_text(cur, _REFUND_STAGE, _REFUND_COLUMNS, batch.refunds)
@@ -331,177 +338,150 @@ def _orders_apply_staged(cur, shop: Shop, *, has_orders: bool, replace_lines: bo
     of orders written.
 
     Every statement is driven by the (small) staging tables and reaches the shop's big tables through
-    their (shop_id, shopify_id) unique indexes: a join the planner could answer by scanning all of a
-    shop's orders would make each batch of a backfill cost more than the last.
+    their (shop_id, ...) indexes with `= ANY(ARRAY(...))` index conditions: a join the planner could
+    answer by scanning all of a shop's orders would make each backfill batch cost more than the last.
+    All statements go in one round trip (_execute_script).
     """
-    params = {"shop": shop.pk}
-    written = 0
-    # Refunds first, so the orders written below sum them at once. Refunds never lose information
-    # (Shopify does not edit a refund), so every version is applied, older ones included: a stale
-    # order payload still brings its refunds.
-    cur.execute(
-        f"""
-        INSERT INTO commerce_refund AS t (
-            shop_id, shopify_id, order_shopify_id, created_at, processed_at, amount, currency,
-            updated_at, synced_at)
-        SELECT DISTINCT ON (shopify_id)
-            %(shop)s, shopify_id, order_shopify_id, created_at, processed_at, amount, currency,
-            updated_at, now()
-        FROM {_REFUND_STAGE}
-        ORDER BY shopify_id, updated_at DESC
-        ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-            order_shopify_id = excluded.order_shopify_id, created_at = excluded.created_at,
-            processed_at = excluded.processed_at, amount = excluded.amount, currency = excluded.currency,
-            updated_at = excluded.updated_at, synced_at = excluded.synced_at
-        WHERE excluded.updated_at >= t.updated_at
-        """,
-        params,
-    )
+    statements = [_REFUNDS_UPSERT_SQL]
     if has_orders:
         if track_customers:
-            # The customers the orders belonged to before this write: moving an order to another
-            # customer (or to none) changes the old customer's summary too.
-            cur.execute(
-                f"""
-                INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
-                SELECT DISTINCT o.customer_shopify_id FROM commerce_order o
-                JOIN {_ORDER_STAGE} s ON o.shopify_id = s.shopify_id
-                WHERE o.shop_id = %(shop)s AND o.customer_shopify_id IS NOT NULL
-                ON CONFLICT DO NOTHING
-                """,
-                params,
-            )
-            track_written = f""", applied AS (
-                    INSERT INTO {_APPLIED} (shopify_id, updated_at) SELECT shopify_id, updated_at FROM written
-                )
-                INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
-                SELECT DISTINCT customer_shopify_id FROM written WHERE customer_shopify_id IS NOT NULL
-                ON CONFLICT DO NOTHING"""
-        else:
-            track_written = f"""
-                INSERT INTO {_APPLIED} (shopify_id, updated_at) SELECT shopify_id, updated_at FROM written"""
-        # total_refunded is the sum of the order's stored refunds (this payload's included, written
-        # above), looked up per order by index.
-        cur.execute(
-            f"""
-            WITH written AS (
-                INSERT INTO commerce_order AS t (
-                    shop_id, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
-                    updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
-                    currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
-                    total, total_refunded, discount_codes, landing_site, referring_site, test, synced_at)
-                SELECT
-                    %(shop)s, s.shopify_id, s.name, s.customer_shopify_id, s.email, s.created_at,
-                    s.processed_at, s.updated_at, s.cancelled_at, s.cancel_reason, s.financial_status,
-                    s.fulfillment_status, s.currency, s.presentment_currency, s.subtotal, s.total_discounts,
-                    s.total_shipping, s.total_tax, s.total,
-                    COALESCE((SELECT sum(r.amount) FROM commerce_refund r
-                              WHERE r.shop_id = %(shop)s AND r.order_shopify_id = s.shopify_id), 0),
-                    s.discount_codes, s.landing_site, s.referring_site, s.test, now()
-                FROM (SELECT DISTINCT ON (shopify_id) * FROM {_ORDER_STAGE}
-                      ORDER BY shopify_id, updated_at DESC, lines_complete DESC) s
-                ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-                    name = excluded.name, customer_shopify_id = excluded.customer_shopify_id,
-                    email = excluded.email, created_at = excluded.created_at,
-                    processed_at = excluded.processed_at, updated_at = excluded.updated_at,
-                    cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason,
-                    financial_status = excluded.financial_status,
-                    fulfillment_status = excluded.fulfillment_status, currency = excluded.currency,
-                    presentment_currency = excluded.presentment_currency, subtotal = excluded.subtotal,
-                    total_discounts = excluded.total_discounts, total_shipping = excluded.total_shipping,
-                    total_tax = excluded.total_tax, total = excluded.total,
-                    total_refunded = excluded.total_refunded,
-                    discount_codes = excluded.discount_codes, landing_site = excluded.landing_site,
-                    referring_site = excluded.referring_site, test = excluded.test,
-                    synced_at = excluded.synced_at
-                WHERE excluded.updated_at >= t.updated_at
-                RETURNING t.shopify_id, t.customer_shopify_id, t.updated_at
-            ){track_written}
-            """,
-            params,
-        )
-        cur.execute(f"SELECT count(*) FROM {_APPLIED}")
-        written = cur.fetchone()[0]
+            statements.append(_PREVIOUS_CUSTOMERS_SQL)
+        statements.append(_ORDERS_UPSERT_SQL.format(track_written=_TRACK_WRITTEN if track_customers else ""))
         if replace_lines:
-            # Replace the lines of the written orders whose payload listed them all.
-            cur.execute(
-                f"""
-                DELETE FROM commerce_orderlineitem l
-                USING {_APPLIED} a
-                WHERE l.shop_id = %(shop)s AND l.order_shopify_id = a.shopify_id
-                  AND EXISTS (SELECT 1 FROM {_ORDER_STAGE} s
-                              WHERE s.shopify_id = a.shopify_id AND s.lines_complete)
-                  AND NOT EXISTS (SELECT 1 FROM {_LINE_STAGE} sl WHERE sl.shopify_id = l.shopify_id)
-                """,
-                params,
-            )
-    lines_upsert = """
-        INSERT INTO commerce_orderlineitem AS t (
-            shop_id, shopify_id, order_shopify_id, product_shopify_id, variant_shopify_id, title, sku,
-            quantity, price, total_discount, updated_at)
-        SELECT DISTINCT ON (l.shopify_id)
-            %(shop)s, l.shopify_id, l.order_shopify_id, l.product_shopify_id, l.variant_shopify_id,
-            l.title, l.sku, l.quantity, l.price, l.total_discount, {order_version}
-        {source}
-        ORDER BY l.shopify_id
-        ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
-            order_shopify_id = excluded.order_shopify_id,
-            product_shopify_id = excluded.product_shopify_id,
-            variant_shopify_id = excluded.variant_shopify_id, title = excluded.title, sku = excluded.sku,
-            quantity = excluded.quantity, price = excluded.price,
-            total_discount = excluded.total_discount, updated_at = excluded.updated_at
-        WHERE excluded.updated_at >= t.updated_at
-    """
-    # Lines of the orders written now, stamped with the version written. Lines of a version that lost
-    # to a newer stored order are not applied.
-    if has_orders:
-        cur.execute(
-            lines_upsert.format(
-                order_version="a.updated_at",
-                source=f"FROM {_LINE_STAGE} l JOIN {_APPLIED} a ON a.shopify_id = l.order_shopify_id",
-            ),
-            params,
-        )
-    # Loose lines: of orders not in this write but stored earlier (a bulk file's child after a batch
-    # boundary, a line-items page). Usually none; counted first so the join with the shop's orders
-    # below only runs (and is planned with the right row count) when there are some.
-    cur.execute(
-        f"""CREATE TEMP TABLE {_LOOSE_LINES} ON COMMIT DROP AS
-            SELECT l.* FROM {_LINE_STAGE} l
-            WHERE NOT EXISTS (SELECT 1 FROM {_ORDER_STAGE} s WHERE s.shopify_id = l.order_shopify_id)"""
-    )
-    if cur.rowcount:
-        cur.execute(f"ANALYZE {_LOOSE_LINES}")
-        cur.execute(
-            lines_upsert.format(
-                order_version="o.updated_at",
-                source=f"""FROM {_LOOSE_LINES} l
-                    JOIN commerce_order o ON o.shop_id = %(shop)s AND o.shopify_id = l.order_shopify_id""",
-            ),
-            params,
-        )
-    # total_refunded of stored orders whose refunds changed here without the order being written (a
-    # refunds/create body, or an order version that lost to a newer stored one); only rows whose value
-    # differs are rewritten.
-    track_updated = f"""
+            statements.append(_REPLACED_LINES_DELETE_SQL)
+    statements.append(_LINES_UPSERT_SQL)
+    statements.append(_TOTAL_REFUNDED_SQL.format(track_updated=_TRACK_UPDATED if track_customers else "SELECT 1"))
+    statements.append(f"SELECT count(*) FROM {_APPLIED}")
+    _execute_script(cur, statements, {"shop": shop.pk})
+    return cur.fetchone()[0]
+
+
+# Refunds first, so the orders written next sum them at once. Refunds never lose information (Shopify
+# does not edit a refund), so every version is applied, older ones included: a stale order payload
+# still brings its refunds.
+_REFUNDS_UPSERT_SQL = f"""
+    INSERT INTO commerce_refund AS t (
+        shop_id, shopify_id, order_shopify_id, created_at, processed_at, amount, currency,
+        updated_at, synced_at)
+    SELECT DISTINCT ON (shopify_id)
+        %(shop)s, shopify_id, order_shopify_id, created_at, processed_at, amount, currency,
+        updated_at, now()
+    FROM {_REFUND_STAGE}
+    ORDER BY shopify_id, updated_at DESC
+    ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+        order_shopify_id = excluded.order_shopify_id, created_at = excluded.created_at,
+        processed_at = excluded.processed_at, amount = excluded.amount, currency = excluded.currency,
+        updated_at = excluded.updated_at, synced_at = excluded.synced_at
+    WHERE excluded.updated_at >= t.updated_at"""
+
+# The customers the orders belonged to before this write: moving an order to another customer (or to
+# none) changes the old customer's summary too.
+_PREVIOUS_CUSTOMERS_SQL = f"""
+    INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
+    SELECT DISTINCT o.customer_shopify_id FROM commerce_order o
+    WHERE o.shop_id = %(shop)s AND o.shopify_id = ANY (ARRAY(SELECT shopify_id FROM {_ORDER_STAGE}))
+      AND o.customer_shopify_id IS NOT NULL
+    ON CONFLICT DO NOTHING"""
+
+_TRACK_WRITTEN = f""", affected AS (
         INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
-        SELECT DISTINCT customer_shopify_id FROM updated WHERE customer_shopify_id IS NOT NULL
-        ON CONFLICT DO NOTHING""" if track_customers else "SELECT 1"
-    cur.execute(
-        f"""
-        WITH sums AS (
-            SELECT k.order_shopify_id AS shopify_id,
-                   COALESCE((SELECT sum(r.amount) FROM commerce_refund r
-                             WHERE r.shop_id = %(shop)s AND r.order_shopify_id = k.order_shopify_id), 0) AS refunded
-            FROM (SELECT DISTINCT order_shopify_id FROM {_REFUND_STAGE}) k
-        ), updated AS (
-            UPDATE commerce_order o SET total_refunded = sums.refunded
-            FROM sums
-            WHERE o.shop_id = %(shop)s AND o.shopify_id = sums.shopify_id
-              AND o.total_refunded <> sums.refunded
-            RETURNING o.customer_shopify_id
-        ){track_updated}
-        """,
-        params,
+        SELECT DISTINCT customer_shopify_id FROM written WHERE customer_shopify_id IS NOT NULL
+        ON CONFLICT DO NOTHING
+    )"""
+
+# total_refunded is the sum of the order's stored refunds (this payload's included, written just
+# before), summed for all staged orders at once through the refunds' (shop, order) index.
+_ORDERS_UPSERT_SQL = f"""
+    WITH refunded AS MATERIALIZED (
+        SELECT r.order_shopify_id, sum(r.amount) AS amount FROM commerce_refund r
+        WHERE r.shop_id = %(shop)s AND r.order_shopify_id = ANY (ARRAY(SELECT shopify_id FROM {_ORDER_STAGE}))
+        GROUP BY r.order_shopify_id
+    ), written AS (
+        INSERT INTO commerce_order AS t (
+            shop_id, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
+            updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
+            currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
+            total, total_refunded, discount_codes, landing_site, referring_site, test, synced_at)
+        SELECT
+            %(shop)s, s.shopify_id, s.name, s.customer_shopify_id, s.email, s.created_at,
+            s.processed_at, s.updated_at, s.cancelled_at, s.cancel_reason, s.financial_status,
+            s.fulfillment_status, s.currency, s.presentment_currency, s.subtotal, s.total_discounts,
+            s.total_shipping, s.total_tax, s.total, COALESCE(rf.amount, 0),
+            s.discount_codes, s.landing_site, s.referring_site, s.test, now()
+        FROM (SELECT DISTINCT ON (shopify_id) * FROM {_ORDER_STAGE}
+              ORDER BY shopify_id, updated_at DESC, lines_complete DESC) s
+        LEFT JOIN refunded rf ON rf.order_shopify_id = s.shopify_id
+        ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+            name = excluded.name, customer_shopify_id = excluded.customer_shopify_id,
+            email = excluded.email, created_at = excluded.created_at,
+            processed_at = excluded.processed_at, updated_at = excluded.updated_at,
+            cancelled_at = excluded.cancelled_at, cancel_reason = excluded.cancel_reason,
+            financial_status = excluded.financial_status,
+            fulfillment_status = excluded.fulfillment_status, currency = excluded.currency,
+            presentment_currency = excluded.presentment_currency, subtotal = excluded.subtotal,
+            total_discounts = excluded.total_discounts, total_shipping = excluded.total_shipping,
+            total_tax = excluded.total_tax, total = excluded.total,
+            total_refunded = excluded.total_refunded,
+            discount_codes = excluded.discount_codes, landing_site = excluded.landing_site,
+            referring_site = excluded.referring_site, test = excluded.test,
+            synced_at = excluded.synced_at
+        WHERE excluded.updated_at >= t.updated_at
+        RETURNING t.shopify_id, t.customer_shopify_id, t.updated_at
+    ){{track_written}}
+    INSERT INTO {_APPLIED} (shopify_id, updated_at) SELECT shopify_id, updated_at FROM written"""
+
+# Replace the lines of the written orders whose payload listed them all.
+_REPLACED_LINES_DELETE_SQL = f"""
+    DELETE FROM commerce_orderlineitem l
+    USING {_APPLIED} a
+    WHERE l.shop_id = %(shop)s AND l.order_shopify_id = a.shopify_id
+      AND EXISTS (SELECT 1 FROM {_ORDER_STAGE} s WHERE s.shopify_id = a.shopify_id AND s.lines_complete)
+      AND NOT EXISTS (SELECT 1 FROM {_LINE_STAGE} sl WHERE sl.shopify_id = l.shopify_id)"""
+
+# Lines of the orders written now, stamped with the version written, and loose lines: of orders not in
+# this write but stored earlier (a bulk file's child past a batch boundary, a line-items page), stamped
+# with the stored version. Lines of a staged version that lost to a newer stored order are not applied.
+_LINES_UPSERT_SQL = f"""
+    WITH stored AS MATERIALIZED (
+        SELECT o.shopify_id, o.updated_at FROM commerce_order o
+        WHERE o.shop_id = %(shop)s
+          AND o.shopify_id = ANY (ARRAY(SELECT order_shopify_id FROM {_LINE_STAGE}
+                                        EXCEPT SELECT shopify_id FROM {_ORDER_STAGE}))
+    ), versions AS (
+        SELECT shopify_id, updated_at FROM {_APPLIED} UNION ALL SELECT shopify_id, updated_at FROM stored
     )
-    return written
+    INSERT INTO commerce_orderlineitem AS t (
+        shop_id, shopify_id, order_shopify_id, product_shopify_id, variant_shopify_id, title, sku,
+        quantity, price, total_discount, updated_at)
+    SELECT DISTINCT ON (l.shopify_id)
+        %(shop)s, l.shopify_id, l.order_shopify_id, l.product_shopify_id, l.variant_shopify_id,
+        l.title, l.sku, l.quantity, l.price, l.total_discount, v.updated_at
+    FROM {_LINE_STAGE} l JOIN versions v ON v.shopify_id = l.order_shopify_id
+    ORDER BY l.shopify_id
+    ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
+        order_shopify_id = excluded.order_shopify_id,
+        product_shopify_id = excluded.product_shopify_id,
+        variant_shopify_id = excluded.variant_shopify_id, title = excluded.title, sku = excluded.sku,
+        quantity = excluded.quantity, price = excluded.price,
+        total_discount = excluded.total_discount, updated_at = excluded.updated_at
+    WHERE excluded.updated_at >= t.updated_at"""
+
+_TRACK_UPDATED = f"""
+    INSERT INTO {AFFECTED_TABLE} (customer_shopify_id)
+    SELECT DISTINCT customer_shopify_id FROM updated WHERE customer_shopify_id IS NOT NULL
+    ON CONFLICT DO NOTHING"""
+
+# total_refunded of stored orders whose refunds changed here without the order being written (a
+# refunds/create body, or an order version that lost to a newer stored one); only rows whose value
+# differs are rewritten. Orders written above already have their sum.
+_REFUND_SUM = """COALESCE((SELECT sum(r.amount) FROM commerce_refund r
+                          WHERE r.shop_id = o.shop_id AND r.order_shopify_id = o.shopify_id), 0)"""
+_TOTAL_REFUNDED_SQL = f"""
+    WITH updated AS (
+        UPDATE commerce_order o SET total_refunded = {_REFUND_SUM}
+        WHERE o.shop_id = %(shop)s
+          AND o.shopify_id = ANY (ARRAY(SELECT order_shopify_id FROM {_REFUND_STAGE}
+                                        EXCEPT SELECT shopify_id FROM {_APPLIED}))
+          AND o.total_refunded <> {_REFUND_SUM}
+        RETURNING o.customer_shopify_id
+    ){{track_updated}}"""

@@ -24,7 +24,7 @@ def _snapshot(shop):
         sorted(CustomerSummary.objects.filter(shop=shop).values_list(
             "customer_shopify_id", "first_order_at", "last_order_at", "orders_count", "net_revenue", "refunded")),
         sorted(CustomerMonthSummary.objects.filter(shop=shop).values_list(
-            "customer_shopify_id", "month", "orders_count", "net_revenue")),
+            "customer_shopify_id", "month", "orders_count", "net_revenue", "cohort_month")),
     )
 
 
