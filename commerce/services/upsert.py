@@ -80,10 +80,13 @@ def customers_upsert(*, shop: Shop, records: Sequence[CustomerRecord]) -> Upsert
 
 
 def customers_upsert_copy(*, shop: Shop, batch: CopyBatch) -> UpsertResult:
-    """`customers_upsert` for a backfill batch already in COPY text form (services.bulk_rows)."""
+    """`customers_upsert` for a backfill batch already in COPY text form (services.bulk_rows).
+
+    Joins the caller's transaction without a savepoint (the backfill commits a batch with its progress).
+    """
     if not batch.customers:
         return EMPTY
-    with transaction.atomic(), connection.cursor() as cur:
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
         cur.execute("SET LOCAL work_mem = '64MB'")  # as orders_upsert_copy
         _create_customer_stage(cur)
         copy_text(cur, _CUSTOMER_STAGE, _CUSTOMER_COLUMNS, batch.customers)
@@ -92,29 +95,28 @@ def customers_upsert_copy(*, shop: Shop, batch: CopyBatch) -> UpsertResult:
 
 
 def _create_customer_stage(cur) -> None:
-    for table in (_CUSTOMER_STAGE, _CUSTOMER_NEWEST):
-        cur.execute(f"DROP TABLE IF EXISTS {table}")
     cur.execute(
-        f"""CREATE TEMP TABLE {_CUSTOMER_STAGE} (
-            shopify_id bigint NOT NULL, first_name text, last_name text, email text, phone text,
-            email_marketing_state text, tags varchar(255)[], birth_date date,
-            birth_date_known boolean, created_at timestamptz, updated_at timestamptz
-        ) ON COMMIT DROP"""
+        f"""DROP TABLE IF EXISTS {_CUSTOMER_STAGE};
+            DROP TABLE IF EXISTS {_CUSTOMER_NEWEST};
+            CREATE TEMP TABLE {_CUSTOMER_STAGE} (
+                shopify_id bigint NOT NULL, first_name text, last_name text, email text, phone text,
+                email_marketing_state text, tags varchar(255)[], birth_date date,
+                birth_date_known boolean, created_at timestamptz, updated_at timestamptz
+            ) ON COMMIT DROP"""
     )
 
 
 def _customers_apply_staged(cur, shop: Shop) -> int:
     # One statement may not touch a row twice: keep the newest version of each customer, preferring
     # one that knows the birthday when two versions share updated_at. The primary key lets the
-    # birthday CASE below look its flag up by index.
-    cur.execute(
-        f"""CREATE TEMP TABLE {_CUSTOMER_NEWEST} ON COMMIT DROP AS
-            SELECT DISTINCT ON (shopify_id) * FROM {_CUSTOMER_STAGE}
-            ORDER BY shopify_id, updated_at DESC, birth_date_known DESC"""
-    )
-    cur.execute(f"ALTER TABLE {_CUSTOMER_NEWEST} ADD PRIMARY KEY (shopify_id)")
+    # birthday CASE below look its flag up by index. (One round trip: the last statement's row count
+    # is the cursor's.)
     cur.execute(
         f"""
+        CREATE TEMP TABLE {_CUSTOMER_NEWEST} ON COMMIT DROP AS
+            SELECT DISTINCT ON (shopify_id) * FROM {_CUSTOMER_STAGE}
+            ORDER BY shopify_id, updated_at DESC, birth_date_known DESC;
+        ALTER TABLE {_CUSTOMER_NEWEST} ADD PRIMARY KEY (shopify_id);
         INSERT INTO commerce_customer AS t (
             shop_id, shopify_id, first_name, last_name, email, phone, email_marketing_state,
             tags, birth_date, created_at, updated_at, deleted_at, synced_at)

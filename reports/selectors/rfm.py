@@ -137,19 +137,21 @@ def rfm_overview(shop: Shop) -> RfmOverview:
         else:
             cur.execute(
                 f"""SELECT r, f, m, count(*), sum(net_revenue), sum(orders_count),
-                           sum(extract(epoch FROM now() - last_order_at) / 86400.0)
+                           -- date_part is float8; extract() is numeric since PostgreSQL 14 and made
+                           -- this sum a third of the query's time. Σ(now − last) = n·now − Σ last.
+                           count(*) * date_part('epoch', now()) - sum(date_part('epoch', last_order_at))
                     FROM ({_SCORED_SQL}) s GROUP BY r, f, m""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
                 {"shop": shop.pk, **_threshold_params(thresholds)},
             )
             rows = cur.fetchall()
     per_segment: dict[Segment, list] = {seg: [0, Decimal(0), 0, 0.0] for seg in SEGMENT_ORDER}
     grid: dict[tuple[int, int], int] = {}
-    for r, f, m, n, revenue, orders, recency_days in rows:
+    for r, f, m, n, revenue, orders, recency_seconds in rows:
         acc = per_segment[segment_for(r, (f + m + 1) // 2)]
         acc[0] += n
         acc[1] += Decimal(revenue)
         acc[2] += orders
-        acc[3] += float(recency_days)
+        acc[3] += float(recency_seconds) / 86400.0
         grid[(r, f)] = grid.get((r, f), 0) + n
     customers = sum(acc[0] for acc in per_segment.values())
     revenue = sum((acc[1] for acc in per_segment.values()), Decimal(0))

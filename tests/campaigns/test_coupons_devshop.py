@@ -218,3 +218,17 @@ def test_a_batch_interrupted_after_shopify_accepted_it_resumes_without_losing_co
     assert batch.attempts == 2 and batch.status == "done"
     progress = codes.code_progress(shop=shop, coupon=coupon)
     assert (progress.active, progress.failed) == (251, 0)  # TAKEN by ourselves is success
+
+
+def test_free_shipping_coupon_edit_reaches_the_store(devshop_shop):
+    shop = devshop_shop
+    spec = coupons.CouponSpec(title="Ship free", kind=Coupon.Kind.FREE_SHIPPING, value=Decimal("0"),
+                              code="SHIPFREE-H8", minimum_subtotal=Decimal("40.00"))
+    coupon = coupons.coupon_create(shop=shop, spec=spec)
+    spec.title, spec.code, spec.minimum_subtotal = "Ship free over 60", "SHIPFREE60-H8", Decimal("60.00")
+    coupons.coupon_update(shop=shop, coupon_id=coupon.pk, spec=spec)
+    node = _node_by_code(shop, "SHIPFREE60-H8")
+    assert node["id"] == coupon.shopify_discount_gid
+    assert _node_by_code(shop, "SHIPFREE-H8") is None
+    coupon.refresh_from_db()
+    assert coupon.status != "failed" and not coupon.sync_error

@@ -250,14 +250,23 @@ def _not_found(field: str = "id") -> list[dict]:
 
 
 def resolve_basic_update(obj, info, id, basicCodeDiscount):
+    return _update(info, id, "basic", "basicCodeDiscount", basicCodeDiscount)
+
+
+def resolve_free_shipping_update(obj, info, id, freeShippingCodeDiscount):
+    return _update(info, id, "free_shipping", "freeShippingCodeDiscount", freeShippingCodeDiscount)
+
+
+def _update(info, id: str, kind: str, root: str, data: dict) -> dict:
+    """discountCodeBasicUpdate / discountCodeFreeShippingUpdate: like Shopify, an update of the wrong
+    kind of discount is "does not exist"."""
     require_access(info, "write_discounts")
     shop = ctx_shop(info)
     node = _get_node(info, id)
-    if node is None or node.kind != "basic":
+    if node is None or node.kind != kind:
         return _payload(errors=_not_found())
-    root = "basicCodeDiscount"
     try:
-        values, code = _settings_from_input(shop, root, basicCodeDiscount, "basic", creating=False)
+        values, code = _settings_from_input(shop, root, data, kind, creating=False)
     except InputErrors as exc:
         return _payload(errors=exc.errors)
     if code is not None and _code_taken(shop, code, exclude_discount=node.id):
@@ -544,6 +553,7 @@ register("Mutation", "discountCodeFreeShippingCreate",
          lambda obj, info, freeShippingCodeDiscount: _create(info, "free_shipping", "freeShippingCodeDiscount",
                                                               freeShippingCodeDiscount))
 register("Mutation", "discountCodeBasicUpdate", resolve_basic_update)
+register("Mutation", "discountCodeFreeShippingUpdate", resolve_free_shipping_update)
 register("Mutation", "discountCodeDelete", resolve_delete)
 register("Mutation", "discountCodeActivate", resolve_activate)
 register("Mutation", "discountCodeDeactivate", resolve_deactivate)
