@@ -1,7 +1,7 @@
-pytest_plugins = ["tests.devshop_harness"]
-
 import pytest
 from django.utils import timezone
+
+pytest_plugins = ["tests.devshop_harness"]
 
 
 @pytest.fixture

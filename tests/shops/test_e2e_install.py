@@ -3,7 +3,6 @@ approves on devshop's consent page, and the callback exchanges the code, fetches
 the Admin GraphQL API and enters the app. Then an embedded load with a devshop-minted session token."""
 from __future__ import annotations
 
-import os
 import time
 from urllib.parse import urlencode, urlsplit
 
