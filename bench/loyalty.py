@@ -35,13 +35,18 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SECRET = "bench-loyalty-secret-0123456789abcdef"
-SHOP = "bench-loyalty.myshopify.com"
+SHOP = "bench-loyalty.myshopify.com"  # the latency part's shop (the devshop shop's domain)
+BURST_SHOP = "bench-burst.myshopify.com"
 REDIS = "redis://127.0.0.1:6379/14"
 
 
+_BASE_DB = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retention")
+# Computed once: _django() points DATABASE_URL at the scratch database for this process.
+BENCH_DB = _BASE_DB.rsplit("/", 1)[0] + "/" + _BASE_DB.rsplit("/", 1)[1].split("?")[0] + "_bench_loyalty"
+
+
 def _db_url() -> str:
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/retention")
-    return base.rsplit("/", 1)[0] + "/" + base.rsplit("/", 1)[1].split("?")[0] + "_bench_loyalty"
+    return BENCH_DB
 
 
 def _env(app_url: str = "http://127.0.0.1", base_url: str = "http://127.0.0.1:1/store/{shop}") -> dict[str, str]:
@@ -82,7 +87,8 @@ def burst(n: int) -> dict:
     from retention_app.celery import app as celery_app
     from shops.models import Shop
 
-    shop = Shop.objects.create(domain=SHOP, currency="EUR", iana_timezone="Europe/Berlin", installed_at=timezone.now())
+    shop = Shop.objects.create(domain=BURST_SHOP, currency="EUR", iana_timezone="Europe/Berlin",
+                               installed_at=timezone.now())
     programme = programme_get(shop)
     programme.launched_at = timezone.now() - dt.timedelta(days=1)
     programme.save()
@@ -220,9 +226,6 @@ def main() -> None:
     if not args.skip_burst:
         result["burst"] = burst(args.orders)
         print(json.dumps({"burst": result["burst"]}), flush=True)
-        from shops.models import Shop
-
-        Shop.objects.filter(domain=SHOP).delete()
     if not args.skip_latency:
         from django.conf import settings
         from django.utils import timezone

@@ -76,3 +76,28 @@ def test_rebuild_is_per_shop(shop, other_shop):
     result = summaries_rebuild(shop=shop)
     assert (result.customers, result.customer_months) == (1, 1)
     assert CustomerSummary.objects.filter(shop=other_shop).count() == 1
+
+
+def test_rebuild_repairs_every_kind_of_drift_and_writes_nothing_when_right(shop, other_shop):
+    # given: summaries kept by the incremental path, for two shops
+    for s in (shop, other_shop):
+        for i, customer in enumerate((1, 1, 2, 3)):
+            facts = order_facts(id=100 + i, name=f"#{100 + i}", customer_id=customer,
+                                processed_at=BASE + dt.timedelta(days=40 * i),
+                                created_at=BASE + dt.timedelta(days=40 * i), lines=[])
+            handle_order_webhook(shop=s, payload=rest_order(facts))
+    right = _snapshot(shop)
+    other = _snapshot(other_shop)
+    assert summaries_rebuild(shop=shop).written == 0  # nothing to repair: nothing written
+    # when: rows drift every way a repair must undo (wrong values, a missing row, a row too many)
+    CustomerSummary.objects.filter(shop=shop, customer_shopify_id=1).update(orders_count=7)
+    CustomerMonthSummary.objects.filter(shop=shop, customer_shopify_id=2).delete()
+    CustomerMonthSummary.objects.filter(shop=shop, customer_shopify_id=3).update(cohort_month=dt.date(2020, 1, 1))
+    CustomerSummary.objects.filter(shop=shop, customer_shopify_id=2).delete()
+    stray = CustomerSummary.objects.filter(shop=shop, customer_shopify_id=3).values().get()
+    CustomerSummary.objects.create(**{**stray, "id": None, "customer_shopify_id": 99})
+    result = summaries_rebuild(shop=shop)
+    # then: exact again, only the drifted rows written, the other shop untouched
+    assert _snapshot(shop) == right
+    assert result.written == 5 and (result.customers, result.customer_months) == (3, len(right[1]))
+    assert _snapshot(other_shop) == other

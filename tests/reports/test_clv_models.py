@@ -55,6 +55,24 @@ def test_collapsed_fit_gives_the_same_parameters():
     assert a.as_dict() == pytest.approx(b.as_dict(), rel=1e-6)
 
 
+def test_collapse_equals_numpy_unique_rows():
+    rng = np.random.default_rng(3)
+    cols = [rng.integers(0, 4, 500).astype(float), rng.integers(0, 3, 500) / 7, rng.integers(0, 5, 500) * 1.5]
+    (a, b, c), weights, inverse = collapse(*cols)
+    unique, np_inverse, counts = np.unique(np.column_stack(cols), axis=0, return_inverse=True, return_counts=True)
+    assert np.array_equal(np.column_stack([a, b, c]), unique)
+    assert np.array_equal(weights, counts) and np.array_equal(inverse, np_inverse.reshape(-1))
+
+
+def test_gamma_gamma_weights_equal_repeated_rows():
+    rows = [r for r in _read("cdnow_customers_summary_with_transactions.csv") if int(r["x"]) > 0][:300]
+    x = np.array([float(r["x"]) for r in rows])
+    m = np.array([float(r["zbar"]) for r in rows])
+    repeated = gamma_gamma.fit(np.concatenate([x, x, x[:100]]), np.concatenate([m, m, m[:100]]))
+    weighted = gamma_gamma.fit(x, m, np.where(np.arange(x.size) < 100, 3.0, 2.0))
+    assert repeated.as_dict() == pytest.approx(weighted.as_dict(), rel=1e-5)
+
+
 def test_bgnbd_predictions_match_the_paper():
     p = bgnbd.BgNbdParams(0.243, 4.414, 0.793, 2.426)
     # Paper, section 4: a customer with x = 2, t_x = 30.43, T = 38.86 is expected to make 1.226 purchases
