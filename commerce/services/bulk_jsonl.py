@@ -140,18 +140,46 @@ def read_orders(lines: Iterable[bytes], *, batch_size: int, skip_lines: int = 0)
 # per-row Python work at all (see `prefetched`).
 
 
-def _copy_text(rows: list[str]) -> bytes:
-    return ("\n".join(rows) + "\n").encode() if rows else b""
+class CopyRows:
+    """COPY text rows, encoded in chunks of CHUNK_ROWS as they come.
+
+    Joining and encoding a whole batch (~10 MB) at once is one long C call that holds the GIL and
+    stalls the thread writing to PostgreSQL; chunks keep every such call short.
+    """
+
+    CHUNK_ROWS = 1000
+    __slots__ = ("chunks", "count", "_pending")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.count = 0
+        self._pending: list[str] = []
+
+    def add(self, row: str) -> None:
+        self._pending.append(row)
+        self.count += 1
+        if len(self._pending) >= self.CHUNK_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._pending.append("")  # the last row's newline
+            self.chunks.append("\n".join(self._pending).encode())
+            self._pending = []
+
+    def done(self) -> list[bytes]:
+        self._flush()
+        return self.chunks
 
 
 @dataclass(slots=True)
 class CopyBatch:
-    """One batch of a bulk result as COPY text (columns of services.upsert's staging tables)."""
+    """One batch of a bulk result as COPY text chunks (columns of services.upsert's staging tables)."""
 
-    customers: bytes = b""
-    orders: bytes = b""
-    line_items: bytes = b""
-    refunds: bytes = b""
+    customers: list[bytes] = field(default_factory=list)
+    orders: list[bytes] = field(default_factory=list)
+    line_items: list[bytes] = field(default_factory=list)
+    refunds: list[bytes] = field(default_factory=list)
     lines_done: int = 0  # as Batch.lines_done
     records_read: int = 0  # customers or orders
 
@@ -159,17 +187,17 @@ class CopyBatch:
 def read_customer_copy_batches(
     lines: Iterable[bytes], *, batch_size: int, skip_lines: int = 0
 ) -> Iterator[CopyBatch]:
-    rows: list[str] = []
+    rows = CopyRows()
     index = 0
     for index, raw in enumerate(lines, start=1):
         if index <= skip_lines or not raw or raw.isspace():
             continue
-        rows.append(customer_copy_row(orjson.loads(raw)))
-        if len(rows) >= batch_size:
-            yield CopyBatch(customers=_copy_text(rows), lines_done=index, records_read=len(rows))
-            rows = []
-    if rows or index > skip_lines:
-        yield CopyBatch(customers=_copy_text(rows), lines_done=max(index, skip_lines), records_read=len(rows))
+        rows.add(customer_copy_row(orjson.loads(raw)))
+        if rows.count >= batch_size:
+            yield CopyBatch(customers=rows.done(), lines_done=index, records_read=rows.count)
+            rows = CopyRows()
+    if rows.count or index > skip_lines:
+        yield CopyBatch(customers=rows.done(), lines_done=max(index, skip_lines), records_read=rows.count)
 
 
 def read_order_copy_batches(
@@ -183,15 +211,14 @@ def read_order_copy_batches(
     attached to the stored order by services.upsert: no order is held open across batches, and
     `lines_done` is always the last line of the batch.
     """
-    orders: list[str] = []
-    items: list[str] = []
-    refunds: list[str] = []
+    orders, items, refunds = CopyRows(), CopyRows(), CopyRows()
+    refund_rows: list[str] = []
     index = 0
     max_items = batch_size * LOOSE_LINES_PER_ORDER
 
     def cut(lines_done: int) -> CopyBatch:
-        return CopyBatch(orders=_copy_text(orders), line_items=_copy_text(items), refunds=_copy_text(refunds),
-                         lines_done=lines_done, records_read=len(orders))
+        return CopyBatch(orders=orders.done(), line_items=items.done(), refunds=refunds.done(),
+                         lines_done=lines_done, records_read=orders.count)
 
     for index, raw in enumerate(lines, start=1):
         if index <= skip_lines or not raw or raw.isspace():
@@ -199,10 +226,14 @@ def read_order_copy_batches(
         obj = orjson.loads(raw)
         parent_gid = obj.get("__parentId")
         if parent_gid is None:
-            if len(orders) >= batch_size:
+            if orders.count >= batch_size:
                 yield cut(index - 1)
-                orders, items, refunds = [], [], []
-            orders.append(order_copy_rows(obj, refunds)[1])
+                orders, items, refunds = CopyRows(), CopyRows(), CopyRows()
+            orders.add(order_copy_rows(obj, refund_rows)[1])
+            if refund_rows:
+                for row in refund_rows:
+                    refunds.add(row)
+                refund_rows.clear()
             continue
         child_gid = obj.get("id")
         if type(child_gid) is not str or not child_gid.startswith(_LINE_ITEM_GID):
@@ -210,11 +241,11 @@ def read_order_copy_batches(
         parent_id = copy_id(parent_gid)
         if parent_id == NULL:
             continue
-        items.append(line_item_copy_row(obj, parent_id))
-        if len(items) >= max_items:
+        items.add(line_item_copy_row(obj, parent_id))
+        if items.count >= max_items:
             yield cut(index)
-            orders, items, refunds = [], [], []
-    if orders or items or index > skip_lines:
+            orders, items, refunds = CopyRows(), CopyRows(), CopyRows()
+    if orders.count or items.count or index > skip_lines:
         yield cut(max(index, skip_lines))
 
 

@@ -54,10 +54,23 @@ def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequenc
     return count
 
 
-def copy_text(cursor, table: str, columns: Sequence[str], data: bytes) -> None:
+class _Chunks(io.RawIOBase):
+    """A read-only file over a list of byte chunks: each read() returns the next chunk whole (psycopg2's
+    copy_expert sends whatever read() returns), so no batch-sized buffer is ever built."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self._chunks, b"")
+
+
+def copy_text(cursor, table: str, columns: Sequence[str], chunks: Sequence[bytes]) -> None:
     """COPY rows already formatted as COPY text (commerce.services.bulk_rows) into `table(columns)`."""
-    if not data:
+    if not chunks:
         return
     raw = getattr(cursor, "cursor", cursor)
-    # 1 MiB reads: the default 8 KiB would make a few thousand Python-level read() calls per batch.
-    raw.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.BytesIO(data), size=1 << 20)
+    raw.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", _Chunks(chunks))
