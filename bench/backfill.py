@@ -7,8 +7,8 @@
 Sources of the bulk results:
 - `--source devshop` (default): the development store. Starts `python -m devshop serve` on a fresh
   database (tests/devshop_harness.DevshopServer; `--devshop-db`, default devshop_bench_h9-style from
-  DATABASE_URL) and seeds it with `seed_shop` (`--customers 200000 --years 4 --rate-scale 7.5 --seed 1
-  --end 2026-01-01` lands at 999,827 orders), or uses a running one (`--devshop-url`, `--shop`,
+  DATABASE_URL) and seeds it with `seed_shop` (`--customers 200000 --years 4 --rate-scale 7.5 --seed 1`,
+  history ending today: ~1,000,000 orders; --rate-scale 4.3 gives ~815,000), or uses a running one (`--devshop-url`, `--shop`,
   `--no-seed`). The app gets its token the way an embedded install does (a session token minted by
   devshop's control API, exchanged at the shop's access-token endpoint by shops.token_endpoint), and
   the shop's details come from the Admin API (shops.services.install.shop_details_refresh). Then the
@@ -41,7 +41,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SEED_DEFAULTS = {"customers": 200_000, "years": 4.0, "rate_scale": 7.5, "seed": 1, "end": "2026-01-01T00:00:00Z"}
+# ~1,000,000 orders (999,827 with seed 1). The history ends today 00:00 UTC (seed_shop's default, given
+# explicitly so the run prints it): the home page's default range, the last 12 months, is then full.
+SEED_DEFAULTS = {"customers": 200_000, "years": 4.0, "rate_scale": 7.5, "seed": 1,
+                 "end": time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime())}
 POLL_SECONDS = 0.2
 
 

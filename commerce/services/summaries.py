@@ -39,24 +39,34 @@ _JOIN_AFFECTED = f"JOIN {AFFECTED_TABLE} a ON a.customer_shopify_id = o.customer
 _INSERT_CUSTOMER = """
     INSERT INTO commerce_customersummary (
         shop_id, customer_shopify_id, first_order_at, last_order_at, orders_count, net_revenue,
-        refunded, currency)
+        refunded, currency, second_order_at)
     SELECT %(shop)s AS shop_id, o.customer_shopify_id, min(o.processed_at) AS first_order_at,
            max(o.processed_at) AS last_order_at, count(*)::integer AS orders_count,
            sum(o.total - o.total_refunded) AS net_revenue, sum(o.total_refunded) AS refunded,
-           %(currency)s::varchar(3) AS currency
+           %(currency)s::varchar(3) AS currency,
+           -- NULL with one order (an array's element 2 of a 1-element array)
+           (array_agg(o.processed_at ORDER BY o.processed_at))[2] AS second_order_at
     {counted}
     GROUP BY o.customer_shopify_id
 """
 _INSERT_MONTH = """
     INSERT INTO commerce_customermonthsummary (
-        shop_id, customer_shopify_id, month, orders_count, net_revenue, currency, cohort_month)
+        shop_id, customer_shopify_id, month, orders_count, net_revenue, currency, cohort_month,
+        previous_month, following_month)
     SELECT %(shop)s, o.customer_shopify_id,
            date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date AS month,
            count(*)::integer AS orders_count, sum(o.total - o.total_refunded) AS net_revenue,
            %(currency)s::varchar(3) AS currency,
            -- the customer's first counted order is in their smallest month: the cohort, on every row
            min(date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date)
-               OVER (PARTITION BY o.customer_shopify_id) AS cohort_month
+               OVER (PARTITION BY o.customer_shopify_id) AS cohort_month,
+           -- the customer's neighbouring months with counted orders (NULL at either end)
+           lag(date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date) OVER (
+               PARTITION BY o.customer_shopify_id
+               ORDER BY date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date) AS previous_month,
+           lead(date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date) OVER (
+               PARTITION BY o.customer_shopify_id
+               ORDER BY date_trunc('month', o.processed_at AT TIME ZONE %(tz)s)::date) AS following_month
     {counted}
     GROUP BY o.customer_shopify_id, month
 """
@@ -97,30 +107,36 @@ def summaries_refresh_affected(cur, shop: Shop) -> int:
     cur.execute(
         f"""INSERT INTO commerce_customersummary (
                 shop_id, customer_shopify_id, first_order_at, last_order_at, orders_count, net_revenue,
-                refunded, currency)
+                refunded, currency, second_order_at)
             SELECT * FROM {_FRESH_CUSTOMER}
             ON CONFLICT (shop_id, customer_shopify_id) DO UPDATE SET
                 first_order_at = excluded.first_order_at, last_order_at = excluded.last_order_at,
                 orders_count = excluded.orders_count, net_revenue = excluded.net_revenue,
-                refunded = excluded.refunded, currency = excluded.currency
+                refunded = excluded.refunded, currency = excluded.currency,
+                second_order_at = excluded.second_order_at
             WHERE (commerce_customersummary.first_order_at, commerce_customersummary.last_order_at,
                    commerce_customersummary.orders_count, commerce_customersummary.net_revenue,
-                   commerce_customersummary.refunded, commerce_customersummary.currency)
+                   commerce_customersummary.refunded, commerce_customersummary.currency,
+                   commerce_customersummary.second_order_at)
                   IS DISTINCT FROM (excluded.first_order_at, excluded.last_order_at, excluded.orders_count,
-                                    excluded.net_revenue, excluded.refunded, excluded.currency)""",
+                                    excluded.net_revenue, excluded.refunded, excluded.currency,
+                                    excluded.second_order_at)""",
         params,
     )
     cur.execute(
         f"""INSERT INTO commerce_customermonthsummary (
-                shop_id, customer_shopify_id, month, orders_count, net_revenue, currency, cohort_month)
+                shop_id, customer_shopify_id, month, orders_count, net_revenue, currency, cohort_month,
+                previous_month, following_month)
             SELECT * FROM {_FRESH_MONTH}
             ON CONFLICT (shop_id, customer_shopify_id, month) DO UPDATE SET
                 orders_count = excluded.orders_count, net_revenue = excluded.net_revenue,
-                currency = excluded.currency, cohort_month = excluded.cohort_month
+                currency = excluded.currency, cohort_month = excluded.cohort_month,
+                previous_month = excluded.previous_month, following_month = excluded.following_month
             WHERE (commerce_customermonthsummary.orders_count, commerce_customermonthsummary.net_revenue,
-                   commerce_customermonthsummary.currency, commerce_customermonthsummary.cohort_month)
+                   commerce_customermonthsummary.currency, commerce_customermonthsummary.cohort_month,
+                   commerce_customermonthsummary.previous_month, commerce_customermonthsummary.following_month)
                   IS DISTINCT FROM (excluded.orders_count, excluded.net_revenue, excluded.currency,
-                                    excluded.cohort_month)""",
+                                    excluded.cohort_month, excluded.previous_month, excluded.following_month)""",
         params,
     )
     cur.execute(
@@ -149,8 +165,9 @@ def summaries_refresh_affected(cur, shop: Shop) -> int:
 # maintenance and foreign-key checks of 930,000 rewritten rows.
 _DIFF_CUSTOMER = "commerce_diff_customer_summary"
 _DIFF_MONTH = "commerce_diff_month_summary"
-_CUSTOMER_COLUMNS = ("first_order_at", "last_order_at", "orders_count", "net_revenue", "refunded", "currency")
-_MONTH_COLUMNS = ("orders_count", "net_revenue", "currency", "cohort_month")
+_CUSTOMER_COLUMNS = ("first_order_at", "last_order_at", "orders_count", "net_revenue", "refunded", "currency",
+                     "second_order_at")
+_MONTH_COLUMNS = ("orders_count", "net_revenue", "currency", "cohort_month", "previous_month", "following_month")
 
 
 def _rebuild_table(cur, params: dict, *, table: str, diff: str, insert_sql: str, key: tuple[str, ...],

@@ -22,7 +22,7 @@ from django.apps import apps
 
 from shops.models import Shop
 
-from .periods import DateRange, activity_source, report_cursor, shop_tz
+from .periods import DateRange, activity_source, activity_totals, report_cursor, shop_tz
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,48 +81,64 @@ def loyalty_impact(shop: Shop, period: DateRange) -> LoyaltyImpact | None:
         return None
     account_table, redemption_table = tables
     lo, hi = period.bounds_utc(shop_tz(shop))
-    act = activity_source(shop, period.start, period.end + dt.timedelta(days=1), "p")
-    params = {"shop": shop.pk, "lo": lo, "hi": hi, **act.params}
+    end_exclusive = period.end + dt.timedelta(days=1)
+    act = activity_source(shop, period.start, end_exclusive, "p")
+    totals = activity_totals(shop, period.start, end_exclusive, "t")
+    params = {"shop": shop.pk, "lo": lo, "hi": hi, **act.params, **totals.params}
+    empty = GroupStats(0, 0, 0, Decimal(0))
     with report_cursor() as cur:
-        cur.execute(
-            f"""WITH per AS (
-                    SELECT customer_shopify_id, sum(n) AS n, sum(net) AS net FROM ({act.sql}) a
-                    GROUP BY customer_shopify_id
-                ), members AS (
-                    SELECT customer_shopify_id FROM {account_table}
-                    WHERE shop_id = %(shop)s AND enrolled_at < %(hi)s
-                )
-                SELECT (m.customer_shopify_id IS NOT NULL) AS member, count(*), coalesce(sum(per.n), 0),
-                       count(*) FILTER (WHERE per.n > 1), coalesce(sum(per.net), 0)
-                FROM per LEFT JOIN members m USING (customer_shopify_id)
-                GROUP BY 1""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
-            params,
-        )
-        groups = {row[0]: GroupStats(row[1], int(row[2]), row[3], Decimal(row[4])) for row in cur.fetchall()}
         cur.execute(f"SELECT count(*) FROM {account_table} WHERE shop_id = %(shop)s AND enrolled_at < %(hi)s",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
                     params)
         members_total = cur.fetchone()[0]
+        # Everyone's numbers in one pass over the month summaries (periods.activity_totals); the members'
+        # by grouping only their activity rows; non-members are the difference.
+        cur.execute(totals.sql, params)
+        customers, orders, repeaters, net = cur.fetchone()
+        everyone = GroupStats(customers, int(orders), repeaters, Decimal(net))
+        members = empty
+        if members_total:
+            cur.execute(
+                f"""WITH members AS MATERIALIZED (
+                        SELECT customer_shopify_id FROM {account_table}
+                        WHERE shop_id = %(shop)s AND enrolled_at < %(hi)s
+                    )
+                    SELECT count(*), coalesce(sum(n), 0), count(*) FILTER (WHERE n > 1), coalesce(sum(net), 0)
+                    FROM (SELECT a.customer_shopify_id, sum(a.n) AS n, sum(a.net) AS net
+                          FROM ({act.sql}) a JOIN members m ON m.customer_shopify_id = a.customer_shopify_id
+                          GROUP BY a.customer_shopify_id HAVING sum(a.n) > 0) per""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+                params,
+            )
+            row = cur.fetchone()
+            members = GroupStats(row[0], int(row[1]), row[2], Decimal(row[3]))
+        non_members = GroupStats(everyone.customers - members.customers, everyone.orders - members.orders,
+                                 everyone.repeat_customers - members.repeat_customers,
+                                 everyone.net_revenue - members.net_revenue)
+        groups = {True: members, False: non_members}
+        # Revenue of all counted orders in the period: the groups' (from the activity rows) plus the guests'
+        # (by index), so only orders with discount codes are read from the period's orders, and none
+        # while the shop has no redemption code to match.
         cur.execute(
-            f"""WITH codes AS (
-                    SELECT array_agg(DISTINCT upper(code)) AS codes FROM {redemption_table}
-                    WHERE shop_id = %(shop)s AND code <> ''
-                )
-                SELECT count(*) FILTER (WHERE o.used_reward), coalesce(sum(o.net) FILTER (WHERE o.used_reward), 0),
-                       coalesce(sum(o.net), 0)
-                FROM (
-                    SELECT total - total_refunded AS net,
-                           coalesce(ARRAY(SELECT upper(c) FROM unnest(discount_codes) c) && (SELECT codes FROM codes),
-                                    false) AS used_reward
-                    FROM commerce_order
-                    WHERE shop_id = %(shop)s AND NOT test AND cancelled_at IS NULL
-                      AND processed_at >= %(lo)s AND processed_at < %(hi)s
-                ) o""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+            """SELECT coalesce(sum(total - total_refunded), 0) FROM commerce_order
+               WHERE shop_id = %(shop)s AND customer_shopify_id IS NULL AND NOT test AND cancelled_at IS NULL
+                 AND processed_at >= %(lo)s AND processed_at < %(hi)s""",
             params,
         )
-        reward_orders, reward_revenue, total_revenue = cur.fetchone()
-    empty = GroupStats(0, 0, 0, Decimal(0))
+        total_revenue = Decimal(cur.fetchone()[0]) + sum((g.net_revenue for g in groups.values()), Decimal(0))
+        cur.execute(f"""SELECT array_agg(DISTINCT upper(code)) FROM {redemption_table}
+                        WHERE shop_id = %(shop)s AND code <> ''""", params)  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+        codes = cur.fetchone()[0]
+        reward_orders, reward_revenue = 0, Decimal(0)
+        if codes:
+            cur.execute(
+                """SELECT count(*), coalesce(sum(total - total_refunded), 0) FROM commerce_order
+                   WHERE shop_id = %(shop)s AND NOT test AND cancelled_at IS NULL
+                     AND processed_at >= %(lo)s AND processed_at < %(hi)s AND discount_codes <> '{}'
+                     AND ARRAY(SELECT upper(c) FROM unnest(discount_codes) c) && %(codes)s::text[]""",
+                {**params, "codes": codes},
+            )
+            reward_orders, reward_revenue = cur.fetchone()
     return LoyaltyImpact(
         period=period, currency=shop.currency, members_total=members_total,
-        members=groups.get(True, empty), non_members=groups.get(False, empty),
+        members=members, non_members=non_members,
         reward_orders=reward_orders, reward_revenue=Decimal(reward_revenue), total_revenue=Decimal(total_revenue),
     )

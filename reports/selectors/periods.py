@@ -90,51 +90,170 @@ def next_month(day: dt.date) -> dt.date:
 
 @dataclass(frozen=True, slots=True)
 class ActivitySource:
-    """SQL giving one row per (customer, part of an interval): customer_shopify_id, n (orders), net.
+    """SQL giving rows (customer_shopify_id, n, net) whose sums per customer are the customer's counted
+    orders and net revenue in an interval; a customer is in the interval iff the sum of its n is > 0.
 
-    Whole calendar months of the interval are read from commerce_customermonthsummary (one row per
-    customer-month, kept current by the order upsert); only the partial months at either end are read
-    from commerce_order. That is what keeps a 12-month report to a few hundred thousand summary rows
-    instead of millions of orders, while still honouring day-exact ranges.
+    Whole calendar months are read from commerce_customermonthsummary (one row per customer-month, kept
+    current by the order upsert); only part of the months at either end comes from commerce_order. An
+    end month is read either directly (its orders inside the interval, n = +1) or as its summary row
+    minus its orders outside the interval (n = −1, net negated), whichever covers fewer days: a range
+    ending today subtracts the rest of this month, which has no orders yet. Rows can therefore carry
+    negative n and net, and consumers group by customer and keep sum(n) > 0 (no customer is left with
+    a negative sum: the month row counts every counted order of that month).
+    That keeps a 12-month report to a few hundred thousand summary rows and a few days of orders,
+    while still honouring day-exact ranges.
     """
 
     sql: str
     params: dict
 
 
+@dataclass(frozen=True, slots=True)
+class ActivityParts:
+    """How activity_source splits local dates [start, end_exclusive): whole months [m0, m1) read from
+    the month summaries, plus order intervals (local dates, [lo, hi)) added to them, and order intervals
+    subtracted from them (parts of a month in [m0, m1) that lie outside the range)."""
+
+    m0: dt.date
+    m1: dt.date
+    add: tuple[tuple[dt.date, dt.date], ...]
+    subtract: tuple[tuple[dt.date, dt.date], ...]
+
+
+def activity_parts(start: dt.date, end_exclusive: dt.date) -> ActivityParts:
+    add: list[tuple[dt.date, dt.date]] = []       # order intervals counted (+1)
+    subtract: list[tuple[dt.date, dt.date]] = []  # order intervals taken off a whole month read (−1)
+    first_full = start if start.day == 1 else next_month(start)
+    last_full_end = month_start(end_exclusive)  # months in [first_full, last_full_end) are whole
+    if first_full > last_full_end or (first_full == last_full_end and start.day != 1
+                                       and end_exclusive.day != 1):
+        # Inside one month or across one month boundary with no whole month: all from the orders.
+        m0 = m1 = first_full
+        add.append((start, end_exclusive))
+    else:
+        m0, m1 = first_full, last_full_end
+        if start.day != 1:  # partial first month [start, first_full)
+            head = month_start(start)
+            if (start - head).days < (first_full - start).days:
+                m0 = head
+                subtract.append((head, start))
+            else:
+                add.append((start, first_full))
+        if end_exclusive.day != 1:  # partial last month [last_full_end, end_exclusive)
+            tail_end = next_month(last_full_end)
+            if (tail_end - end_exclusive).days < (end_exclusive - last_full_end).days:
+                m1 = tail_end
+                subtract.append((end_exclusive, tail_end))
+            else:
+                add.append((last_full_end, end_exclusive))
+    return ActivityParts(m0, m1, tuple(add), tuple(subtract))
+
+
+def local_midnight_utc(shop: Shop, day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=shop_tz(shop)).astimezone(dt.UTC)
+
+
 def activity_source(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: str) -> ActivitySource:
     """Customer activity for the local dates [start, end_exclusive). `prefix` keeps parameter names of
     several sources in one statement apart."""
     tz = shop_tz(shop)
-    first_full = start if start.day == 1 else next_month(start)
-    last_full_end = month_start(end_exclusive)  # months in [first_full, last_full_end) are whole
-    if first_full >= last_full_end:
-        # No whole month inside: everything comes from the orders.
-        first_full = last_full_end = end_exclusive
-        edges = [(start, end_exclusive), (end_exclusive, end_exclusive)]
-    else:
-        edges = [(start, first_full), (last_full_end, end_exclusive)]
+    parts_ = activity_parts(start, end_exclusive)
+    m0, m1, add, subtract = parts_.m0, parts_.m1, list(parts_.add), list(parts_.subtract)
 
     def utc(day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
 
     p = prefix
-    params = {
-        f"{p}_m0": first_full, f"{p}_m1": last_full_end,
-        f"{p}_a0": utc(edges[0][0]), f"{p}_a1": utc(edges[0][1]),
-        f"{p}_b0": utc(edges[1][0]), f"{p}_b1": utc(edges[1][1]),
-    }
-    sql = f"""
-        SELECT customer_shopify_id, orders_count AS n, net_revenue AS net
-        FROM commerce_customermonthsummary
-        WHERE shop_id = %(shop)s AND month >= %({p}_m0)s AND month < %({p}_m1)s
-        UNION ALL
-        SELECT customer_shopify_id, 1, total - total_refunded
+    params: dict = {f"{p}_m0": m0, f"{p}_m1": m1}
+
+    def condition(intervals: list[tuple[dt.date, dt.date]], tag: str) -> str:
+        parts = []
+        for i, (lo, hi) in enumerate(intervals):
+            params[f"{p}_{tag}{i}lo"], params[f"{p}_{tag}{i}hi"] = utc(lo), utc(hi)
+            parts.append(f"(processed_at >= %({p}_{tag}{i}lo)s AND processed_at < %({p}_{tag}{i}hi)s)")
+        return " OR ".join(parts) or "false"
+
+    orders = """
+        SELECT customer_shopify_id, {sign}, {sign} * (total - total_refunded)
         FROM commerce_order
         WHERE shop_id = %(shop)s AND customer_shopify_id IS NOT NULL AND NOT test AND cancelled_at IS NULL
-          AND ((processed_at >= %({p}_a0)s AND processed_at < %({p}_a1)s)
-            OR (processed_at >= %({p}_b0)s AND processed_at < %({p}_b1)s))
-    """  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+          AND ({condition})"""
+    parts = [f"""
+        SELECT customer_shopify_id, orders_count AS n, net_revenue AS net
+        FROM commerce_customermonthsummary
+        WHERE shop_id = %(shop)s AND month >= %({p}_m0)s AND month < %({p}_m1)s"""]
+    if add:
+        parts.append(orders.format(sign=1, condition=condition(add, "a")))
+    if subtract:
+        parts.append(orders.format(sign=-1, condition=condition(subtract, "s")))
+    return ActivitySource("\n        UNION ALL".join(parts), params)
+
+
+def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: str) -> ActivitySource:
+    """SQL of one row (customers, customer_orders, repeat_customers, customer_net) for the local dates
+    [start, end_exclusive): customers with a counted order in it, their orders, how many ordered twice or
+    more, and their net revenue. Same numbers as grouping activity_source's rows by customer, without
+    the GROUP BY over hundreds of thousands of rows:
+    - the whole months [m0, m1) in one pass over the month summaries: a customer's first row in the
+      range is the one whose previous_month is NULL or before m0, and they ordered twice or more in the
+      range when that row has 2+ orders or their following_month is before m1;
+    - the orders of the partial end months (added, or subtracted from a whole month, as in
+      activity_source) grouped by customer, each such customer's whole-month orders summed in the same
+      pass, and the counts corrected for them."""
+    parts_ = activity_parts(start, end_exclusive)
+    p = prefix
+    params: dict = {f"{p}_m0": parts_.m0, f"{p}_m1": parts_.m1}
+
+    def condition(intervals, tag: str) -> str:
+        found = []
+        for i, (lo, hi) in enumerate(intervals):
+            params[f"{p}_{tag}{i}lo"] = local_midnight_utc(shop, lo)
+            params[f"{p}_{tag}{i}hi"] = local_midnight_utc(shop, hi)
+            found.append(f"(processed_at >= %({p}_{tag}{i}lo)s AND processed_at < %({p}_{tag}{i}hi)s)")
+        return " OR ".join(found) or "false"
+
+    m0, m1 = f"%({p}_m0)s", f"%({p}_m1)s"
+    # One pass over the range's month rows: rows of customers without edge orders all land in one group
+    # (NULL), each edge customer's rows in a group of their own, whose orders are that customer's
+    # whole-month orders (a probe of the edge customers' hash per row: no index lookup per customer, and
+    # no hash of the month rows, which a join with the edge CTE gets planned as).
+    sql = f"""
+        WITH edge AS MATERIALIZED (
+            SELECT customer_shopify_id, sum(n) AS en, sum(net) AS enet
+            FROM (
+                SELECT customer_shopify_id, 1 AS n, total - total_refunded AS net FROM commerce_order
+                WHERE shop_id = %(shop)s AND customer_shopify_id IS NOT NULL AND NOT test
+                  AND cancelled_at IS NULL AND ({condition(parts_.add, "a")})
+                UNION ALL
+                SELECT customer_shopify_id, -1, -(total - total_refunded) FROM commerce_order
+                WHERE shop_id = %(shop)s AND customer_shopify_id IS NOT NULL AND NOT test
+                  AND cancelled_at IS NULL AND ({condition(parts_.subtract, "s")})
+            ) e
+            GROUP BY customer_shopify_id
+        ), whole AS MATERIALIZED (
+            SELECT CASE WHEN m.customer_shopify_id IN (SELECT customer_shopify_id FROM edge)
+                        THEN m.customer_shopify_id END AS edge_customer,
+                   count(*) FILTER (WHERE m.previous_month IS NULL OR m.previous_month < {m0}) AS customers,
+                   sum(m.orders_count) AS orders,
+                   count(*) FILTER (WHERE (m.previous_month IS NULL OR m.previous_month < {m0})
+                                      AND (m.orders_count > 1 OR m.following_month < {m1})) AS repeaters,
+                   sum(m.net_revenue) AS net
+            FROM commerce_customermonthsummary m
+            WHERE m.shop_id = %(shop)s AND m.month >= {m0} AND m.month < {m1}
+            GROUP BY 1
+        ), correction AS (
+            SELECT coalesce(sum((wn + en > 0)::int - (wn > 0)::int), 0) AS customers,
+                   coalesce(sum(en), 0) AS orders,
+                   coalesce(sum((wn + en > 1)::int - (wn > 1)::int), 0) AS repeaters,
+                   coalesce(sum(enet), 0) AS net
+            FROM (SELECT edge.en, edge.enet, coalesce(w.orders, 0) AS wn
+                  FROM edge LEFT JOIN whole w ON w.edge_customer = edge.customer_shopify_id) c
+        )
+        SELECT coalesce((SELECT sum(customers) FROM whole), 0) + correction.customers,
+               coalesce((SELECT sum(orders) FROM whole), 0) + correction.orders,
+               coalesce((SELECT sum(repeaters) FROM whole), 0) + correction.repeaters,
+               coalesce((SELECT sum(net) FROM whole), 0) + correction.net
+        FROM correction"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     return ActivitySource(sql, params)
 
 

@@ -22,9 +22,11 @@ BASE = dt.datetime(2025, 12, 20, tzinfo=dt.UTC)
 def _snapshot(shop):
     return (
         sorted(CustomerSummary.objects.filter(shop=shop).values_list(
-            "customer_shopify_id", "first_order_at", "last_order_at", "orders_count", "net_revenue", "refunded")),
+            "customer_shopify_id", "first_order_at", "last_order_at", "orders_count", "net_revenue", "refunded",
+            "second_order_at")),
         sorted(CustomerMonthSummary.objects.filter(shop=shop).values_list(
-            "customer_shopify_id", "month", "orders_count", "net_revenue", "cohort_month")),
+            "customer_shopify_id", "month", "orders_count", "net_revenue", "cohort_month", "previous_month",
+            "following_month")),
     )
 
 

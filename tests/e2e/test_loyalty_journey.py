@@ -112,7 +112,7 @@ def test_customer_redeems_points_in_the_widget_and_checks_out(stack, browser):
     page.goto(devshop.shop_url(store_shop, "/"))
     page.click(".lw-launcher")
     page.wait_for_selector(".lw-balance__pending")
-    page.wait_for_selector(f".lw-code[data-status='used']")
+    page.wait_for_selector(".lw-code[data-status='used']")
     page.screenshot(path=str(screenshot_path("loyalty-widget-after-order.png")))
     kinds = set(MemberEmail.objects.filter(shop=shop, customer_shopify_id=customer_id).values_list("kind", flat=True))
     assert {MemberEmail.Kind.REWARD_READY, MemberEmail.Kind.POINTS_EARNED} <= kinds

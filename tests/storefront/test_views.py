@@ -104,11 +104,11 @@ def test_redeem_needs_login_and_json(shop, member, reward, proxy):
 
 def test_order_webhook_enqueues_points_on_commit_and_mails_once(shop, programme, django_capture_on_commit_callbacks,
                                                                  monkeypatch):
+    from django.utils import timezone
+
     from commerce.models import Customer
     from commerce.services.webhooks import handle_order_webhook
     from loyalty import tasks
-    from django.utils import timezone
-
     from tests.commerce.payloads import order_facts, rest_order
 
     sent = []
