@@ -392,7 +392,7 @@ def _print_block(result: dict, args, command: str) -> None:
         f"run: {result['run_status']} {result['error'] or ''}",
         f"orders {result['orders']:,}  customers {result['customers']:,}  line items {result['line_items']:,}  "
         f"summaries {result['customer_summaries']:,} customers / {result['customer_month_summaries']:,} months",
-        f"orders stage, app side (download + parse + write + summaries), from the operation's completion:",
+        "orders stage, app side (download + parse + write + summaries), from the operation's completion:",
         f"    {result['seconds_orders_written']:.1f} s  ->  {result['orders_per_second_written']:,} orders/s written",
         f"orders bulk operation (devshop's export) {result['seconds_orders_bulk_operation']:.1f} s; "
         f"including it: {result['orders_per_second_including_export']:,} orders/s",

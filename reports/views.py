@@ -167,8 +167,10 @@ def _metrics_context(request: HttpRequest, shop) -> dict:
     report_settings = report_settings_get(shop)
     window = selectors.active_window_days(shop, report_settings.active_window_days)
     margin = report_settings.gross_margin
-    current = selectors.period_metrics(shop, period, window=window, gross_margin=margin)
-    previous = (selectors.period_metrics(shop, comparison, window=window, gross_margin=margin)
+    active_counts: dict = {}  # this request's active-customer counts, shared by the two periods
+    current = selectors.period_metrics(shop, period, window=window, gross_margin=margin, active_counts=active_counts)
+    previous = (selectors.period_metrics(shop, comparison, window=window, gross_margin=margin,
+                                         active_counts=active_counts)
                 if comparison else None)
     histogram = current.second_order.histogram
     labels = []

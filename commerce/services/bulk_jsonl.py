@@ -31,7 +31,6 @@ from ..shapes import (
     line_item_from_graphql,
     order_from_graphql,
 )
-
 from .bulk_rows import NULL, copy_id, customer_copy_row, line_item_copy_row, order_copy_rows
 
 # Flush loose line items at this many per batch-size orders (a typical order has 2-3 lines).

@@ -207,8 +207,14 @@ def _second_order_gaps(cur, params: dict, acquired: int) -> SecondOrderGaps:
 
 
 def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
-                   gross_margin: Decimal | None = None) -> PeriodMetrics:
-    """Every retention metric of one period (see the module docstring for the definitions)."""
+                   gross_margin: Decimal | None = None,
+                   active_counts: dict[tuple[dt.date, int], int] | None = None) -> PeriodMetrics:
+    """Every retention metric of one period (see the module docstring for the definitions).
+
+    `active_counts`, when given, remembers the active-customer counts computed at past instants (local
+    date, window days) for the next call: the page's current period starts at the instant its previous
+    period ends, and that count is then computed once. Pass one dict per request, never across requests.
+    """
     tz = shop_tz(shop)
     lo, hi = period.bounds_utc(tz)
     end_exclusive = period.end + dt.timedelta(days=1)
@@ -222,6 +228,9 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
         if window_end_utc > now:
             params[f"{name}_since"] = window_end_utc - w
             counts.append(_ACTIVE_FROM_LAST_ORDER.format(name=f"{name}_since"))
+        elif active_counts is not None and (window_end, window.days) in active_counts:
+            params[f"{name}_known"] = active_counts[(window_end, window.days)]
+            counts.append(f"SELECT %({name}_known)s::bigint")
         else:
             source = activity_totals(shop, window_end - w, window_end, name)
             params.update(source.params)
@@ -230,6 +239,10 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
         cur.execute(_PERIOD_SQL.format(act=act.sql, start_count=counts[0], end_count=counts[1]), params)
         customers, customer_orders, repeaters, customer_revenue, new, at_start, at_end, guests, guest_revenue = \
             cur.fetchone()
+        if active_counts is not None:
+            for window_end, count in ((period.start, at_start), (end_exclusive, at_end)):
+                if dt.datetime.combine(window_end, dt.time.min, tzinfo=tz) <= now:
+                    active_counts[(window_end, window.days)] = count
         returning = customers - new
         orders = int(customer_orders) + guests
         revenue = Decimal(customer_revenue) + Decimal(guest_revenue)

@@ -181,7 +181,7 @@ def activity_source(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
     parts = [f"""
         SELECT customer_shopify_id, orders_count AS n, net_revenue AS net
         FROM commerce_customermonthsummary
-        WHERE shop_id = %(shop)s AND month >= %({p}_m0)s AND month < %({p}_m1)s"""]
+        WHERE shop_id = %(shop)s AND month >= %({p}_m0)s AND month < %({p}_m1)s"""]  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     if add:
         parts.append(orders.format(sign=1, condition=condition(add, "a")))
     if subtract:
@@ -249,9 +249,9 @@ def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
             FROM (SELECT edge.en, edge.enet, coalesce(w.orders, 0) AS wn
                   FROM edge LEFT JOIN whole w ON w.edge_customer = edge.customer_shopify_id) c
         )
-        SELECT coalesce((SELECT sum(customers) FROM whole), 0) + correction.customers,
+        SELECT (coalesce((SELECT sum(customers) FROM whole), 0) + correction.customers)::bigint,
                coalesce((SELECT sum(orders) FROM whole), 0) + correction.orders,
-               coalesce((SELECT sum(repeaters) FROM whole), 0) + correction.repeaters,
+               (coalesce((SELECT sum(repeaters) FROM whole), 0) + correction.repeaters)::bigint,
                coalesce((SELECT sum(net) FROM whole), 0) + correction.net
         FROM correction"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     return ActivitySource(sql, params)

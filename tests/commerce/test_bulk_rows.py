@@ -17,7 +17,12 @@ from commerce.services.bulk_jsonl import (
     read_orders,
 )
 from commerce.services.summaries import summaries_rebuild
-from commerce.services.upsert import customers_upsert, customers_upsert_copy, orders_upsert, orders_upsert_copy
+from commerce.services.upsert import (
+    customers_upsert,
+    customers_upsert_copy,
+    orders_upsert,
+    orders_upsert_copy,
+)
 from commerce.shapes import ShapeError
 
 from .bulk_files import write_orders
@@ -164,3 +169,26 @@ def test_prefetched_stops_and_closes_its_source_when_the_consumer_stops():
     # the reader stopped a few items ahead (one queued, one being put), and closed the source
     assert closed.is_set() and len(produced) <= 4
     assert not any(t.name == "commerce-bulk-reader" for t in threading.enumerate())
+
+
+def test_copy_batches_memory_is_flat_in_the_file_size(tmp_path):
+    import tracemalloc
+
+    def peak(count: int) -> int:
+        path = write_orders(tmp_path / f"o{count}.jsonl", count, customers=1000)
+
+        def chunks():
+            with path.open("rb") as fh:
+                while chunk := fh.read(64 * 1024):
+                    yield chunk
+
+        tracemalloc.start()
+        try:
+            for _batch in read_order_copy_batches(iter_byte_lines(chunks()), batch_size=200):
+                pass
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(2_000), peak(20_000)
+    assert large < small * 1.5, (small, large)
