@@ -60,8 +60,8 @@
     const bar = document.getElementById("sync-progress");
     const error = document.getElementById("sync-error");
     const retry = document.getElementById("sync-retry");
-    // Orders synced when the numbers on screen were computed: when the count moves, the numbers are stale.
-    let shownOrders = Number(panel.dataset.syncedOrders || 0);
+    // The last complete sync the numbers on screen were computed after: when a newer one finishes, they are stale.
+    let shownSync = panel.dataset.shownSync || "";
     retry.addEventListener("click", async () => {
       retry.disabled = true;
       await fetch(panel.dataset.retryUrl, { method: "POST" });
@@ -99,8 +99,8 @@
         }
       }
       retry.hidden = !s.can_retry;
-      if (s.orders !== shownOrders && !s.active) {
-        shownOrders = s.orders;
+      if ((s.last_good_sync_at || "") !== shownSync && !s.active) {
+        shownSync = s.last_good_sync_at || "";
         loadOverview(new URLSearchParams(new FormData(document.getElementById("range-form"))));
       }
       setTimeout(tick, s.active ? 1500 : 15000);
