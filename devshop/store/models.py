@@ -180,6 +180,8 @@ class Order(models.Model):
     discount_codes = models.JSONField(default=list, blank=True)
     landing_site = models.TextField(null=True, blank=True)
     referring_site = models.TextField(null=True, blank=True)
+    # The cart's attributes (/cart/update.js `attributes`), Shopify's REST shape: [{"name": "ref", "value": "X"}].
+    note_attributes = models.JSONField(default=list, blank=True)
     source_name = models.CharField(max_length=64, default="web")
     test = models.BooleanField(default=False)
     tags = models.TextField(blank=True, default="")
