@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from shops.middleware import pick_language
 from shops.shopify_urls import shop_url
 from storefront.proxy_auth import app_proxy_view
 
@@ -147,11 +148,20 @@ def _state(request: HttpRequest) -> dict:
     return state
 
 
+def _storefront_language(request: HttpRequest) -> str:
+    """The storefront's language (the widget passes `locale`, the storefront's), else the shop's."""
+    return pick_language(request.GET.get("locale")) or shop_language(request.shop)
+
+
 @require_GET
 @app_proxy_view
 def me(request: HttpRequest) -> JsonResponse:
-    with translation.override(shop_language(request.shop)):
-        return JsonResponse(_state(request))
+    """The widget's state in the storefront's language, with the text to share the link with."""
+    with translation.override(_storefront_language(request)):
+        state = _state(request)
+        state["share_text"] = _("%(offer)s at %(shop)s with my link:") % {
+            "offer": state["friend_offer"], "shop": request.shop.name or request.shop.domain}
+        return JsonResponse(state)
 
 
 @require_GET

@@ -197,7 +197,7 @@ def _order_json(order_id: int) -> dict:
 def orders(request, body, shop_domain):
     """Place an order: {customer_id | customer{...} | (guest) email, line_items[{variant_id|title,price,
     quantity}], discount_codes[], shipping, tax_rate, taxes_included, presentment_currency,
-    financial_status, created_at, test, landing_site, referring_site, source_name, tags, note}."""
+    financial_status, created_at, test, landing_site, referring_site, note_attributes[{name, value}], source_name, tags, note}."""
     order = services.order_place(shop=_shop(shop_domain), data=body)
     return _json(_order_json(order.pk), 201)
 

@@ -262,7 +262,7 @@ def order_payload(o: Order) -> dict:
         "merchant_of_record_app_id": None,
         "name": o.name,
         "note": o.note,
-        "note_attributes": [],
+        "note_attributes": [{"name": a["name"], "value": a["value"]} for a in o.note_attributes or []],
         "number": o.number - 1000,
         "order_number": o.number,
         "order_status_url": status_url,

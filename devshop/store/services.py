@@ -114,6 +114,19 @@ def shop_create(*, domain: str, **fields) -> tuple[Shop, bool]:
 
 # --- customers ---------------------------------------------------------------------------------------
 
+def note_attributes_clean(value) -> list[dict]:
+    """An order's note_attributes from the cart's attributes ({name: value}) or Shopify's REST list
+    ([{name, value}]); names and values as text, empty names dropped."""
+    if isinstance(value, dict):
+        value = [{"name": k, "value": v} for k, v in value.items()]
+    rows = []
+    for item in value or []:
+        if isinstance(item, dict) and str(item.get("name") or "").strip():
+            rows.append({"name": str(item["name"]).strip()[:255],
+                         "value": "" if item.get("value") is None else str(item["value"])[:2000]})
+    return rows
+
+
 CUSTOMER_FIELDS = ("first_name", "last_name", "email", "phone", "tags", "locale", "note", "country_code", "city",
                    "state", "verified_email")
 
@@ -301,6 +314,7 @@ def order_place(*, shop: Shop, data: dict) -> Order:
             total_shipping_pres=_q(shipping * rate), total_tax_pres=_q(total_tax * rate),
             total_price_pres=_q(total * rate), taxes_included=taxes_included, discount_codes=discount_rows,
             landing_site=data.get("landing_site"), referring_site=data.get("referring_site"),
+            note_attributes=note_attributes_clean(data.get("note_attributes")),
             source_name=data.get("source_name", "web"), test=bool(data.get("test", False)),
             tags=", ".join(data["tags"]) if isinstance(data.get("tags"), list) else data.get("tags", ""),
             note=data.get("note"), customer_locale=data.get("customer_locale") or (

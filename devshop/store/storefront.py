@@ -1,6 +1,8 @@
 """The development store's cart and checkout, so a customer can buy with an app's discount code in a
-browser: `/store/{shop}/cart`, `/cart/add`, `/discount/{CODE}` (Shopify's apply-a-code link) and
-`/checkout`.
+browser: `/store/{shop}/cart`, `/cart/add`, `/discount/{CODE}` (Shopify's apply-a-code link),
+`/cart.js` and `/cart/update.js` (the Ajax Cart API's read and `attributes` update, which theme app
+extensions use to record e.g. a referral code) and `/checkout`. The cart's attributes become the order's
+`note_attributes` (REST) / `customAttributes` (GraphQL), as on Shopify.
 
 The cart lives in the Django session (per shop), like Shopify's cart cookie. Codes are only collected
 there; the checkout validates and applies them with the store's own order service (services.order_place:
@@ -14,9 +16,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .models import Order, Product, ProductVariant
@@ -25,6 +28,7 @@ from .services import StoreError, order_place
 # Flat shipping rate of the development store's checkout (shop currency).
 SHIPPING = Decimal("4.90")
 MAX_QUANTITY = 99
+MAX_ATTRIBUTES = 20
 
 
 def _session_key(shop) -> str:
@@ -33,7 +37,8 @@ def _session_key(shop) -> str:
 
 def cart_get(request: HttpRequest, shop) -> dict:
     cart = request.session.get(_session_key(shop)) or {}
-    return {"lines": list(cart.get("lines", [])), "discount_codes": list(cart.get("discount_codes", []))}
+    return {"lines": list(cart.get("lines", [])), "discount_codes": list(cart.get("discount_codes", [])),
+            "attributes": dict(cart.get("attributes", {}))}
 
 
 def _cart_save(request: HttpRequest, shop, cart: dict) -> None:
@@ -57,6 +62,7 @@ def _order_data(shop, cart: dict, customer) -> dict:
         "customer_id": customer.pk if customer else None,
         "line_items": [{"variant_id": line["variant_id"], "quantity": line["quantity"]} for line in cart["lines"]],
         "discount_codes": cart["discount_codes"],
+        "note_attributes": cart.get("attributes") or {},
         "shipping": str(SHIPPING),
         "financial_status": "paid",
         "source_name": "web",
@@ -144,6 +150,58 @@ def cart_update(request: HttpRequest, shop_domain: str) -> HttpResponse:
     return redirect("storefront_cart", shop.domain)
 
 
+def _cart_json(shop, cart: dict) -> dict:
+    """The Ajax Cart API's cart object, in the fields a theme app extension reads."""
+    rows = _lines_view(shop, cart)
+    return {
+        "token": "", "note": None, "attributes": cart["attributes"], "currency": shop.currency_code,
+        "item_count": sum(row["quantity"] for row in rows),
+        "items": [{"variant_id": row["variant"].pk, "quantity": row["quantity"],
+                   "title": row["variant"].product.title, "line_price": int(row["total"] * 100)} for row in rows],
+        "total_price": int(sum((row["total"] for row in rows), Decimal(0)) * 100),
+        "cart_level_discount_applications": [{"title": code} for code in cart["discount_codes"]],
+    }
+
+
+@require_GET
+def cart_js(request: HttpRequest, shop_domain: str) -> JsonResponse:
+    shop = _shop(shop_domain)
+    return JsonResponse(_cart_json(shop, cart_get(request, shop)))
+
+
+@csrf_exempt  # Shopify's Ajax Cart API takes plain fetch() POSTs from the storefront's own pages
+@require_POST
+def cart_update_js(request: HttpRequest, shop_domain: str) -> JsonResponse:
+    """`POST /cart/update.js` with `{"attributes": {"name": "value"}}` (JSON or form fields
+    `attributes[name]`): sets the cart's attributes; an empty value removes one, as on Shopify."""
+    import json
+
+    shop = _shop(shop_domain)
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"status": 400, "message": "Bad Request", "description": "invalid JSON"}, status=400)
+        attributes = body.get("attributes") if isinstance(body, dict) else None
+    else:
+        attributes = {key[len("attributes["):-1]: value for key, value in request.POST.items()
+                      if key.startswith("attributes[") and key.endswith("]")}
+    if attributes is not None and not isinstance(attributes, dict):
+        return JsonResponse({"status": 422, "message": "Unprocessable Entity",
+                             "description": "attributes must be an object"}, status=422)
+    cart = cart_get(request, shop)
+    for name, value in (attributes or {}).items():
+        name = str(name).strip()[:255]
+        if not name:
+            continue
+        if value in (None, ""):
+            cart["attributes"].pop(name, None)
+        elif name in cart["attributes"] or len(cart["attributes"]) < MAX_ATTRIBUTES:
+            cart["attributes"][name] = str(value)[:2000]
+    _cart_save(request, shop, cart)
+    return JsonResponse(_cart_json(shop, cart))
+
+
 @require_GET
 def discount_apply(request: HttpRequest, shop_domain: str, code: str) -> HttpResponse:
     """Shopify's `https://{shop}/discount/{CODE}?redirect=/cart`: put the code on the cart (it is checked
@@ -155,6 +213,8 @@ def discount_apply(request: HttpRequest, shop_domain: str, code: str) -> HttpRes
         cart["discount_codes"].append(code)
     _cart_save(request, shop, cart)
     target = request.GET.get("redirect") or f"/store/{shop.domain}/"
+    if target.startswith("/") and not target.startswith(("//", "/store/")):
+        target = f"/store/{shop.domain}{target}"  # a path on the shop's domain (`/?ref=X`, `/cart`)
     if not target.startswith(f"/store/{shop.domain}/") or not url_has_allowed_host_and_scheme(
             target, allowed_hosts={request.get_host()}):
         target = f"/store/{shop.domain}/"
@@ -176,7 +236,7 @@ def checkout(request: HttpRequest, shop_domain: str) -> HttpResponse:
             totals, _error = checkout_preview(shop, {**cart, "discount_codes": []}, customer)
             return render(request, "devshop/storefront_checkout.html", context | {
                 "lines": _lines_view(shop, cart), "totals": totals, "error": str(exc), "cart": cart}, status=422)
-        _cart_save(request, shop, {"lines": [], "discount_codes": []})
+        _cart_save(request, shop, {"lines": [], "discount_codes": [], "attributes": {}})
         return redirect("storefront_order_status", shop.domain, order.pk)
     totals, error = checkout_preview(shop, cart, customer)
     return render(request, "devshop/storefront_checkout.html", context | {

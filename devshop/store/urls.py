@@ -11,7 +11,9 @@ urlpatterns = [
     # Storefront cart and checkout (storefront.py); the home page and customer login are partners'.
     path(f"{STOREFRONT}/cart", storefront.cart_page, name="storefront_cart"),
     path(f"{STOREFRONT}/cart/add", storefront.cart_add, name="storefront_cart_add"),
+    path(f"{STOREFRONT}/cart.js", storefront.cart_js, name="storefront_cart_js"),
     path(f"{STOREFRONT}/cart/update", storefront.cart_update, name="storefront_cart_update"),
+    path(f"{STOREFRONT}/cart/update.js", storefront.cart_update_js, name="storefront_cart_update_js"),
     path(f"{STOREFRONT}/discount/<str:code>", storefront.discount_apply, name="storefront_discount"),
     path(f"{STOREFRONT}/checkout", storefront.checkout, name="storefront_checkout"),
     path(f"{STOREFRONT}/orders/<int:order_id>", storefront.order_status, name="storefront_order_status"),

@@ -153,6 +153,8 @@ TYPES: dict[str, TypeSpec] = {
         "discountCodes": S("(SELECT coalesce(json_agg(d->>'code'), '[]'::json) "
                            "FROM jsonb_array_elements({a}.discount_codes) d)"),
         "landingPageUrl": S("{a}.landing_site"),
+        "customAttributes": S("(SELECT coalesce(json_agg(json_build_object('key', e->>'name', 'value', e->>'value')), "
+                              "'[]'::json) FROM jsonb_array_elements({a}.note_attributes) e)"),
         "referrerUrl": S("{a}.referring_site"),
         "customerJourneySummary": O({"ready": S("true"), "firstVisit": ORDER_VISIT, "lastVisit": ORDER_VISIT,
                                      "customerOrderIndex": S("NULL"), "daysToConversion": S("0")}),

@@ -187,6 +187,7 @@ ORDER_FIELDS = {
     "discountCode": lambda o: o.discount_codes[0]["code"] if o.discount_codes else None,
     "discountCodes": lambda o: [d["code"] for d in o.discount_codes],
     "landingPageUrl": lambda o: o.landing_site,
+    "customAttributes": lambda o: [{"key": a["name"], "value": a["value"]} for a in o.note_attributes or []],
     "referrerUrl": lambda o: o.referring_site,
     "customerJourneySummary": _journey,
     "paymentGatewayNames": lambda o: ["manual"] if o.source_name != "web" else ["shopify_payments"],
