@@ -25,7 +25,8 @@ static/vendor/.stamp: package.json package-lock.json
 assets: static/vendor/.stamp
 
 messages: $(STAMP)
-	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules
+	@# compilemessages only reads LOCALE_PATHS: DEBUG=1 spares it the production secrets.
+	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=node_modules -v0
 
 # Starts PostgreSQL/Redis-backed app + development store + Celery worker and beat, seeded, installed.
 demo: install messages
