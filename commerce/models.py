@@ -99,6 +99,9 @@ class Order(ShopScopedModel):
     total_discounts = money_field()
     total_shipping = money_field()
     total_tax = money_field()
+    # Shopify's Order.taxesIncluded / REST `taxes_included`: the prices (and so `subtotal`) include the
+    # taxes in `total_tax`. (db_default: every writer that does not name the column stays valid.)
+    taxes_included = models.BooleanField(default=False, db_default=False)
     total = money_field()
     # Sum of this order's Refund rows (kept by the services in the same transaction): the refunds table
     # is the one truth, because refunds/create may arrive before or after the order itself.
@@ -150,6 +153,8 @@ class OrderLineItem(ShopScopedModel):
     quantity = models.IntegerField()
     price = money_field(help_text="Unit price before discounts, shop money.")
     total_discount = money_field(help_text="Discount allocated to this line (all units), shop money.")
+    # GraphQL LineItem.isGiftCard / REST line item `gift_card`: the line sells a gift card.
+    gift_card = models.BooleanField(default=False, db_default=False)
     # Line items have no updated_at of their own: they carry their order's.
     updated_at = models.DateTimeField()
 

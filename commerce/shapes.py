@@ -50,6 +50,7 @@ class LineItemRecord:
     quantity: int
     price: Decimal
     total_discount: Decimal
+    gift_card: bool = False
 
 
 @dataclass(slots=True)
@@ -92,6 +93,8 @@ class OrderRecord:
     # lineItems): the stored lines are then replaced. Bulk JSONL lines arrive as separate rows.
     line_items_complete: bool = True
     refunds: list[RefundRecord] = field(default_factory=list)
+    # The prices, and so `subtotal`, include `total_tax` (Order.taxesIncluded / REST taxes_included).
+    taxes_included: bool = False
 
 
 # ---------------------------------------------------------------------------------------------- scalars
@@ -222,6 +225,7 @@ def line_item_from_graphql(node: Mapping[str, Any], order_shopify_id: int) -> Li
         quantity=int(node.get("quantity") or 0),
         price=price,
         total_discount=discount,
+        gift_card=bool(node.get("isGiftCard")),
     )
 
 
@@ -296,6 +300,7 @@ def order_from_graphql(node: Mapping[str, Any]) -> OrderRecord:
         line_items=line_items,
         line_items_complete=complete,
         refunds=[refund_from_graphql(r, shopify_id, currency) for r in node.get("refunds") or []],
+        taxes_included=bool(node.get("taxesIncluded")),
     )
 
 
@@ -371,6 +376,7 @@ def _rest_line_item(item: Mapping[str, Any], order_shopify_id: int) -> LineItemR
         quantity=int(item.get("quantity") or 0),
         price=_rest_money(item, "price"),
         total_discount=discount,
+        gift_card=bool(item.get("gift_card")),
     )
 
 
@@ -479,4 +485,5 @@ def order_from_rest(payload: Mapping[str, Any]) -> OrderRecord:
         line_items=[_rest_line_item(i, shopify_id) for i in payload.get("line_items") or []],
         line_items_complete="line_items" in payload,
         refunds=[refund_from_rest(r, currency, shopify_id) for r in payload.get("refunds") or []],
+        taxes_included=bool(payload.get("taxes_included")),
     )

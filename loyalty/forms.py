@@ -12,7 +12,7 @@ class ProgrammeForm(forms.ModelForm):
         model = Programme
         fields = [
             "paused", "order_earning_enabled", "points_per_currency_unit", "rounding", "include_shipping",
-            "include_taxes", "earn_past_orders", "holding_days", "signup_enabled", "signup_points",
+            "include_taxes", "include_gift_cards", "earn_past_orders", "holding_days", "signup_enabled", "signup_points",
             "birthday_enabled", "birthday_points", "anniversary_enabled", "anniversary_points", "review_enabled",
             "review_points", "social_follow_enabled", "social_follow_points", "expiry_inactivity_days",
             "expiry_reminder_days", "negative_policy", "refund_expired_rewards", "tier_basis", "tier_period",
@@ -29,7 +29,8 @@ class RewardForm(forms.ModelForm):
     class Meta:
         model = Reward
         fields = [
-            "name", "kind", "points_cost", "amount", "percentage", "product_variant_gid", "max_shipping_price",
+            "name", "kind", "points_cost", "amount", "percentage", "percentage_cap", "product_variant_gid",
+            "max_shipping_price",
             "minimum_subtotal", "expires_after_days", "combines_with_order_discounts",
             "combines_with_product_discounts", "combines_with_shipping_discounts", "min_tier", "active",
         ]
@@ -45,6 +46,8 @@ class RewardForm(forms.ModelForm):
             self.add_error("amount", _("Enter the amount."))
         if kind == Reward.Kind.PERCENTAGE and not data.get("percentage"):
             self.add_error("percentage", _("Enter the percentage."))
+        if data.get("percentage_cap") is not None and kind != Reward.Kind.PERCENTAGE:
+            self.add_error("percentage_cap", _("A cap applies to percentage rewards only."))
         if kind == Reward.Kind.FREE_PRODUCT and not data.get("product_variant_gid", "").startswith("gid://shopify/ProductVariant/"):
             self.add_error("product_variant_gid", _("Enter the product variant (gid://shopify/ProductVariant/…)."))
         return data
@@ -66,3 +69,6 @@ class PreviewForm(forms.Form):
     subtotal = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2, initial=100)
     shipping = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2, initial=10)
     taxes = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2, initial=19)
+    taxes_included = forms.BooleanField(required=False, label=_("Prices include tax (the subtotal contains the taxes)"))
+    gift_cards = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2, initial=0, required=False,
+                                    label=_("Gift cards in the subtotal"))

@@ -56,9 +56,16 @@ class Programme(ShopScopedModel):
         help_text=_("Points for each 1.00 of the shop's currency in the earning amount."),
     )
     rounding = models.CharField(max_length=8, choices=Rounding.choices, default=Rounding.DOWN)
-    # The earning amount is the subtotal after discounts; these add to it.
+    # The earning amount is the subtotal after discounts; these add to it (see
+    # services.programme.earning_amount for the rule on tax-inclusive prices and gift cards).
     include_shipping = models.BooleanField(default=False)
-    include_taxes = models.BooleanField(default=False)
+    include_taxes = models.BooleanField(
+        default=False,
+        help_text=_("Off: points are earned on amounts without tax, also in shops whose prices include tax."),
+    )
+    include_gift_cards = models.BooleanField(
+        default=False, help_text=_("Whether gift cards bought in an order earn points."),
+    )
     earn_past_orders = models.BooleanField(
         default=False, help_text=_("Whether orders placed before the programme started earn points.")
     )
@@ -319,6 +326,17 @@ class Reward(ShopScopedModel):
         max_digits=5, decimal_places=2, null=True, blank=True,
         validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("100"))],
     )
+    # PERCENTAGE only. Shopify's code discounts have no maximum amount, so a capped reward is issued as a
+    # fixed amount: see services.redemption (redemption_reserve's cart_subtotal).
+    percentage_cap = money_field(
+        null=True, blank=True, default=None, validators=[MinValueValidator(Decimal("0.01"))],
+        help_text=_(
+            "Optional, percentage rewards only: the most the discount may take off. Shopify codes cannot cap a "
+            "percentage, so when a customer redeems this reward from their cart the code becomes a fixed "
+            "amount of the percentage of their cart subtotal (at most this cap), valid only on an order with "
+            "at least that subtotal. Redeemed without a cart, it is a plain percentage code without cap."
+        ),
+    )
     product_variant_gid = models.CharField(max_length=100, blank=True, default="")
     max_shipping_price = money_field(null=True, blank=True, default=None)
     minimum_subtotal = money_field(null=True, blank=True, default=None)
@@ -382,6 +400,9 @@ class Redemption(ShopScopedModel):
     # Snapshot of the reward's value when redeemed (the catalogue may change later).
     value_amount = money_field(null=True, blank=True, default=None)
     value_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    # A capped percentage reward redeemed from a cart: the cart's subtotal then. The code is then a fixed
+    # amount (value_amount = min(percentage × cart_subtotal, cap)) with this as its minimum subtotal.
+    cart_subtotal = money_field(null=True, blank=True, default=None)
     currency = currency_field()
     error = models.TextField(blank=True, default="")
     # Set when Shopify gave no answer and the points went back: the code might still have been made, so

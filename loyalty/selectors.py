@@ -120,19 +120,22 @@ def programme_numbers(shop: Shop) -> ProgrammeNumbers:
 
 
 def earning_preview(programme: Programme, *, subtotal: Decimal, shipping: Decimal, taxes: Decimal,
-                    multiplier: Decimal = Decimal("1")) -> dict:
+                    multiplier: Decimal = Decimal("1"), taxes_included: bool = False,
+                    gift_cards: Decimal | None = None) -> dict:
     """What a customer earns on an example order under these settings (the settings page's live preview)."""
     from .services.programme import earning_amount, points_for_amount
 
-    amount = earning_amount(programme=programme, subtotal=subtotal, shipping=shipping, taxes=taxes)
+    amount = earning_amount(programme=programme, subtotal=subtotal, shipping=shipping, taxes=taxes,
+                            taxes_included=taxes_included, gift_cards=gift_cards or Decimal("0"))
     return {"amount": amount, "points": points_for_amount(programme=programme, amount=amount, multiplier=multiplier),
             "holding_days": programme.holding_days}
 
 
 def reward_description(reward: Reward | None, *, amount: Decimal | None = None, percentage: Decimal | None = None,
-                       currency: str = "") -> str:
+                       currency: str = "", cart_subtotal: Decimal | None = None) -> str:
     """What a reward gives, in the active language ("5,00 EUR off your order"): the storefront widget
-    and the members' e-mails show it."""
+    and the members' e-mails show it. `cart_subtotal`: a capped percentage redeemed for a cart of that
+    subtotal, issued as the fixed `amount` valid from that subtotal on."""
     if reward is None:
         return ""
     amount = reward.amount if amount is None else amount
@@ -141,9 +144,16 @@ def reward_description(reward: Reward | None, *, amount: Decimal | None = None, 
     kind = reward.kind
     if kind == Reward.Kind.FIXED_AMOUNT:
         text = _("%(amount)s off your order") % {"amount": money(amount, currency)}
+    elif kind == Reward.Kind.PERCENTAGE and cart_subtotal is not None and amount:
+        return _("%(amount)s off your order (%(percent)s %% of your cart), on orders from %(subtotal)s") % {
+            "amount": money(amount, currency),
+            "subtotal": money(max(cart_subtotal, reward.minimum_subtotal or Decimal("0")), currency),
+            "percent": number_format(percentage or 0, decimal_pos=0, use_l10n=True)}
     elif kind == Reward.Kind.PERCENTAGE:
         text = _("%(percent)s %% off your order") % {
             "percent": number_format(percentage or 0, decimal_pos=0, use_l10n=True)}
+        if reward.percentage_cap is not None:
+            text += " " + _("(up to %(amount)s)") % {"amount": money(reward.percentage_cap, currency)}
     elif kind == Reward.Kind.FREE_SHIPPING:
         text = _("Free shipping")
     elif kind == Reward.Kind.FREE_PRODUCT:

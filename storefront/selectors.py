@@ -116,6 +116,8 @@ def _reward_row(reward: Reward, *, account: PointsAccount | None, tiers: list[Ti
         "id": reward.pk, "name": reward.name, "description": reward_description(reward),
         "points_cost": reward.points_cost, "points_text": _points(reward.points_cost),
         "redeemable": False, "reason": "",
+        # A capped percentage: the widget sends the cart's subtotal with the redemption (see views.redeem).
+        "needs_cart": reward.kind == Reward.Kind.PERCENTAGE and reward.percentage_cap is not None,
     }
     needed = next((t for t in tiers if t.pk == reward.min_tier_id), None) if reward.min_tier_id else None
     if needed is not None:
@@ -210,7 +212,8 @@ def redemption_row(redemption: Redemption) -> dict[str, Any]:
         "status_text": status_text,
         "reward": redemption.reward.name,
         "description": reward_description(redemption.reward, amount=redemption.value_amount,
-                                          percentage=redemption.value_percentage, currency=redemption.currency),
+                                          percentage=redemption.value_percentage, currency=redemption.currency,
+                                          cart_subtotal=redemption.cart_subtotal),
         "points": redemption.points,
         "expires_text": _("Valid until %(date)s") % {"date": date_format(redemption.expires_at, "SHORT_DATE_FORMAT")}
         if redemption.expires_at and redemption.status == Redemption.Status.ISSUED else "",

@@ -86,7 +86,10 @@ def _rate_limited(shop_id: int, customer_id: int) -> bool:
 @require_POST
 @app_proxy_view
 def redeem(request: HttpRequest) -> JsonResponse:
-    """Turn points into a reward. Body: `{"reward_id": 1, "idempotency_key": "<uuid from the client>"}`.
+    """Turn points into a reward. Body: `{"reward_id": 1, "idempotency_key": "<uuid from the client>"}`,
+    plus `"cart_subtotal": "84.50", "cart_currency": "EUR"` (from the shop's /cart.js) for a reward whose
+    row says `needs_cart`: a capped percentage is then issued as a fixed amount of that cart's subtotal
+    (loyalty.services.redemption.capped_percentage_amount).
 
     The same key twice (a double click, a retry after a lost answer) returns the first redemption; the
     key is scoped to the customer so two customers' keys never meet. Only `application/json` is
@@ -102,6 +105,9 @@ def redeem(request: HttpRequest) -> JsonResponse:
         body = json.loads(request.body or b"{}")
         reward_id = int(body.get("reward_id"))
         key = str(body.get("idempotency_key") or "")
+        cart_subtotal = body.get("cart_subtotal")
+        cart_subtotal = str(cart_subtotal)[:32] if isinstance(cart_subtotal, (str, int)) else None
+        cart_currency = str(body.get("cart_currency") or "")[:3]
     except (ValueError, TypeError, AttributeError):
         return _answer(400, error="bad_request", message=_("Something went wrong. Please reload the page."))
     if not IDEMPOTENCY_KEY_RE.match(key):
@@ -110,7 +116,8 @@ def redeem(request: HttpRequest) -> JsonResponse:
         return _answer(429, error="rate_limited", message=_("Too many attempts. Please wait a minute."))
     try:
         redemption = redemption_create(shop=request.shop, customer_shopify_id=customer_id, reward_id=reward_id,
-                                       idempotency_key=f"proxy:{customer_id}:{key}")
+                                       idempotency_key=f"proxy:{customer_id}:{key}",
+                                       cart_subtotal=cart_subtotal, cart_currency=cart_currency)
     except RedemptionRefused as exc:
         return _answer(409, error="refused", message=exc.message,
                        balance=selectors.member_balance(request.shop, customer_id))

@@ -4,6 +4,7 @@ Parses locale/<lang>/LC_MESSAGES/django.po with a small reader (no polib depende
 then renders real templates and strings under translation.override.
 """
 import ast
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -174,3 +175,28 @@ def test_real_templates_render_translated(compiled):
     with translation.override("sv"):
         text = render_to_string("referrals/email/friend_code.txt", context)
     assert "En vän har bjudit in dig till Alpha." in text
+
+
+EXT_PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{\w+\}")
+EXTENSION_LOCALES = sorted((Path(settings.BASE_DIR) / "extensions").glob("*/locales"))
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+@pytest.mark.parametrize("locales", EXTENSION_LOCALES, ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("lang", LANGS)
+def test_theme_extension_locales_are_complete(locales, lang):
+    source = _flatten(json.loads((locales / "en.default.json").read_text(encoding="utf-8")))
+    target = _flatten(json.loads((locales / f"{lang}.json").read_text(encoding="utf-8")))
+    assert sorted(source) == sorted(target)
+    for key, text in source.items():
+        assert target[key].strip(), key
+        assert sorted(EXT_PLACEHOLDER.findall(target[key])) == sorted(EXT_PLACEHOLDER.findall(text)), key

@@ -170,6 +170,7 @@ def order_copy_rows(node: Mapping[str, Any], refunds_out: list[str]) -> tuple[st
         "t" if node.get("test") else "f",
         # A bulk order line never lists its line items (they are lines of their own): never complete.
         "f",
+        "t" if node.get("taxesIncluded") else "f",
     ))
     return order_id, row
 
@@ -189,6 +190,7 @@ def line_item_copy_row(node: Mapping[str, Any], order_shopify_id: str) -> str:
         str(int(quantity)) if quantity else "0",
         price,
         discount,
+        "t" if node.get("isGiftCard") else "f",
     ))
 
 

@@ -177,11 +177,11 @@ _ORDER_COLUMNS = (
     "shopify_id", "name", "customer_shopify_id", "email", "created_at", "processed_at", "updated_at",
     "cancelled_at", "cancel_reason", "financial_status", "fulfillment_status", "currency",
     "presentment_currency", "subtotal", "total_discounts", "total_shipping", "total_tax", "total",
-    "discount_codes", "landing_site", "referring_site", "test", "lines_complete",
+    "discount_codes", "landing_site", "referring_site", "test", "lines_complete", "taxes_included",
 )
 _LINE_COLUMNS = (
     "shopify_id", "order_shopify_id", "product_shopify_id", "variant_shopify_id", "title", "sku",
-    "quantity", "price", "total_discount",
+    "quantity", "price", "total_discount", "gift_card",
 )
 _REFUND_COLUMNS = (
     "shopify_id", "order_shopify_id", "created_at", "processed_at", "amount", "currency", "updated_at",
@@ -211,12 +211,13 @@ _ORDER_STAGES_SQL = [
         cancelled_at timestamptz, cancel_reason text, financial_status text, fulfillment_status text,
         currency text, presentment_currency text, subtotal numeric, total_discounts numeric,
         total_shipping numeric, total_tax numeric, total numeric, discount_codes varchar(255)[],
-        landing_site text, referring_site text, test boolean, lines_complete boolean
+        landing_site text, referring_site text, test boolean, lines_complete boolean,
+        taxes_included boolean
     ) ON COMMIT DROP""",
     f"""CREATE TEMP TABLE {_LINE_STAGE} (
         shopify_id bigint NOT NULL, order_shopify_id bigint NOT NULL, product_shopify_id bigint,
         variant_shopify_id bigint, title text, sku text, quantity integer, price numeric,
-        total_discount numeric
+        total_discount numeric, gift_card boolean
     ) ON COMMIT DROP""",
     f"""CREATE TEMP TABLE {_REFUND_STAGE} (
         shopify_id bigint NOT NULL, order_shopify_id bigint NOT NULL, created_at timestamptz,
@@ -243,7 +244,7 @@ def _create_order_stages(cur) -> None:
 
 def _line_row(li: LineItemRecord) -> tuple:
     return (li.shopify_id, li.order_shopify_id, li.product_shopify_id, li.variant_shopify_id,
-            li.title[:255], li.sku[:255], li.quantity, li.price, li.total_discount)
+            li.title[:255], li.sku[:255], li.quantity, li.price, li.total_discount, li.gift_card)
 
 
 def _refund_row(r: RefundRecord) -> tuple:
@@ -255,7 +256,7 @@ def _order_row(o: OrderRecord) -> tuple:
             o.updated_at, o.cancelled_at, o.cancel_reason, o.financial_status, o.fulfillment_status,
             o.currency, o.presentment_currency, o.subtotal, o.total_discounts, o.total_shipping,
             o.total_tax, o.total, o.discount_codes, o.landing_site, o.referring_site, o.test,
-            o.line_items_complete)
+            o.line_items_complete, o.taxes_included)
 
 
 def orders_upsert(
@@ -403,13 +404,15 @@ _ORDERS_UPSERT_SQL = f"""
             shop_id, shopify_id, name, customer_shopify_id, email, created_at, processed_at,
             updated_at, cancelled_at, cancel_reason, financial_status, fulfillment_status,
             currency, presentment_currency, subtotal, total_discounts, total_shipping, total_tax,
-            total, total_refunded, discount_codes, landing_site, referring_site, test, synced_at)
+            total, total_refunded, discount_codes, landing_site, referring_site, test, synced_at,
+            taxes_included)
         SELECT
             %(shop)s, s.shopify_id, s.name, s.customer_shopify_id, s.email, s.created_at,
             s.processed_at, s.updated_at, s.cancelled_at, s.cancel_reason, s.financial_status,
             s.fulfillment_status, s.currency, s.presentment_currency, s.subtotal, s.total_discounts,
             s.total_shipping, s.total_tax, s.total, COALESCE(rf.amount, 0),
-            s.discount_codes, s.landing_site, s.referring_site, s.test, now()
+            s.discount_codes, s.landing_site, s.referring_site, s.test, now(),
+            COALESCE(s.taxes_included, false)
         FROM (SELECT DISTINCT ON (shopify_id) * FROM {_ORDER_STAGE}
               ORDER BY shopify_id, updated_at DESC, lines_complete DESC) s
         LEFT JOIN refunded rf ON rf.order_shopify_id = s.shopify_id
@@ -426,7 +429,7 @@ _ORDERS_UPSERT_SQL = f"""
             total_refunded = excluded.total_refunded,
             discount_codes = excluded.discount_codes, landing_site = excluded.landing_site,
             referring_site = excluded.referring_site, test = excluded.test,
-            synced_at = excluded.synced_at
+            synced_at = excluded.synced_at, taxes_included = excluded.taxes_included
         WHERE excluded.updated_at >= t.updated_at
         RETURNING t.shopify_id, t.customer_shopify_id, t.updated_at
     ){{track_written}}
@@ -454,10 +457,10 @@ _LINES_UPSERT_SQL = f"""
     )
     INSERT INTO commerce_orderlineitem AS t (
         shop_id, shopify_id, order_shopify_id, product_shopify_id, variant_shopify_id, title, sku,
-        quantity, price, total_discount, updated_at)
+        quantity, price, total_discount, updated_at, gift_card)
     SELECT DISTINCT ON (l.shopify_id)
         %(shop)s, l.shopify_id, l.order_shopify_id, l.product_shopify_id, l.variant_shopify_id,
-        l.title, l.sku, l.quantity, l.price, l.total_discount, v.updated_at
+        l.title, l.sku, l.quantity, l.price, l.total_discount, v.updated_at, COALESCE(l.gift_card, false)
     FROM {_LINE_STAGE} l JOIN versions v ON v.shopify_id = l.order_shopify_id
     ORDER BY l.shopify_id
     ON CONFLICT (shop_id, shopify_id) DO UPDATE SET
@@ -465,7 +468,8 @@ _LINES_UPSERT_SQL = f"""
         product_shopify_id = excluded.product_shopify_id,
         variant_shopify_id = excluded.variant_shopify_id, title = excluded.title, sku = excluded.sku,
         quantity = excluded.quantity, price = excluded.price,
-        total_discount = excluded.total_discount, updated_at = excluded.updated_at
+        total_discount = excluded.total_discount, updated_at = excluded.updated_at,
+        gift_card = excluded.gift_card
     WHERE excluded.updated_at >= t.updated_at"""
 
 _TRACK_UPDATED = f"""

@@ -194,6 +194,16 @@ def _order_json(order_id: int) -> dict:
 
 
 @control_view("POST")
+def products(request, body, shop_domain):
+    """Add a catalogue product: {title, gift_card?, vendor?, product_type?, variants[{title?, price, sku?}] | price}.
+    Answers {id, title, gift_card, variants[{id, title, price}]}."""
+    product = services.product_create(shop=_shop(shop_domain), data=body)
+    return _json({"id": product.pk, "title": product.title, "gift_card": product.gift_card,
+                  "variants": [{"id": v.pk, "title": v.title, "price": str(v.price)}
+                               for v in product.variants.order_by("id")]}, 201)
+
+
+@control_view("POST")
 def orders(request, body, shop_domain):
     """Place an order: {customer_id | customer{...} | (guest) email, line_items[{variant_id|title,price,
     quantity}], discount_codes[], shipping, tax_rate, taxes_included, presentment_currency,

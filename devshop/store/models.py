@@ -120,6 +120,8 @@ class Product(models.Model):
     status = models.CharField(max_length=16, default="active")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # Product.isGiftCard: its lines are gift cards (not taxed, not shipped, not discounted).
+    gift_card = models.BooleanField(default=False, db_default=False)
 
 
 class ProductVariant(models.Model):
@@ -218,6 +220,8 @@ class LineItem(models.Model):
     tax_pres = money_field()
     requires_shipping = models.BooleanField(default=True)
     taxable = models.BooleanField(default=True)
+    # LineItem.isGiftCard / REST `gift_card`: copied from the product when the order was placed.
+    gift_card = models.BooleanField(default=False, db_default=False)
 
 
 class Refund(models.Model):
@@ -352,3 +356,40 @@ class ApiFault(models.Model):
     retry_after = models.IntegerField(null=True, blank=True)
     remaining = models.IntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class StoreCreditAccount(models.Model):
+    """A customer's store credit in one currency (Shopify: one account per owner and currency, created by
+    the first `storeCreditAccountCredit` with the owner's id). Company locations are not modelled."""
+
+    id = models.BigAutoField(primary_key=True)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="store_credit_accounts")
+    currency = models.CharField(max_length=3)
+    balance = money_field()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "currency"], name="store_credit_account_unique_currency")
+        ]
+
+
+class StoreCreditTransaction(models.Model):
+    """One movement of a store credit account. devshop makes credits only (`storeCreditAccountCredit`,
+    GraphQL type StoreCreditAccountCreditTransaction); `amount` is signed so debits can follow."""
+
+    KINDS = [("credit", "credit")]
+
+    id = models.BigAutoField(primary_key=True)
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(StoreCreditAccount, on_delete=models.CASCADE, related_name="transactions")
+    kind = models.CharField(max_length=16, choices=KINDS, default="credit")
+    amount = money_field()
+    balance_after = money_field()
+    remaining_amount = money_field()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    notify = models.BooleanField(default=False)  # recorded only: devshop sends no customer email
+    created_by_app = models.CharField(max_length=255, null=True, blank=True)  # client_id
+    created_at = models.DateTimeField()

@@ -91,7 +91,7 @@ def _line_item(li: LineItem, o: Order) -> dict:
         "fulfillable_quantity": li.quantity if o.fulfillment_status is None and o.cancelled_at is None else 0,
         "fulfillment_service": "manual",
         "fulfillment_status": o.fulfillment_status,
-        "gift_card": False,
+        "gift_card": li.gift_card,
         "grams": 0,
         "name": f"{li.title} - {li.variant_title}" if li.variant_title else li.title,
         "price": money_str(li.price),

@@ -22,6 +22,7 @@ from .models import (
     DiscountRedeemCode,
     LineItem,
     Order,
+    Product,
     ProductVariant,
     Refund,
     RefundLineItem,
@@ -110,6 +111,36 @@ def shop_create(*, domain: str, **fields) -> tuple[Shop, bool]:
                 setattr(shop, key, value)
             shop.save()
     return shop, created
+
+
+# --- catalogue ---------------------------------------------------------------------------------------
+
+def product_create(*, shop: Shop, data: dict) -> Product:
+    """Add a product to the catalogue: {title, gift_card?, vendor?, product_type?, variants: [{title?, price,
+    sku?}]} (one "Default Title" variant at `price` when `variants` is absent). A gift-card product's
+    variants are not shipped nor taxed."""
+    title = str(data.get("title") or "").strip()
+    if not title:
+        raise StoreError("title is required")
+    gift_card = bool(data.get("gift_card", False))
+    variants = data.get("variants") or [{"title": "Default Title", "price": data.get("price")}]
+    now = timezone.now()
+    with transaction.atomic():
+        product = Product.objects.create(
+            shop=shop, title=title[:255], handle="-".join(title.lower().split())[:255],
+            vendor=str(data.get("vendor") or shop.name)[:255],
+            product_type=str(data.get("product_type") or ("Gift Card" if gift_card else ""))[:255],
+            created_at=now, updated_at=now, gift_card=gift_card,
+        )
+        for i, v in enumerate(variants):
+            if v.get("price") is None:
+                raise StoreError(f"variants[{i}].price is required")
+            ProductVariant.objects.create(
+                shop=shop, product=product, title=str(v.get("title") or "Default Title")[:255],
+                sku=str(v.get("sku") or "")[:64], price=_q(_dec(v["price"], f"variants[{i}].price")),
+                requires_shipping=not gift_card, taxable=not gift_card,
+            )
+    return product
 
 
 # --- customers ---------------------------------------------------------------------------------------
@@ -268,6 +299,12 @@ def order_place(*, shop: Shop, data: dict) -> Order:
                 raise StoreError(f"line_items[{i}] needs a title")
             lines.append((variant, title, qty, _q(price), item))
         line_total = sum((p * q for _, _, q, p, _ in lines), Decimal(0))
+        # Gift cards (a gift-card product, or a custom line with "gift_card": true) are, as on Shopify,
+        # neither discounted nor taxed nor shipped.
+        gift_cards = [bool(variant.product.gift_card) if variant else bool(item.get("gift_card"))
+                      for variant, _, _, _, item in lines]
+        discountable_total = sum((p * q for (_, _, q, p, _), g in zip(lines, gift_cards, strict=True) if not g),
+                                 Decimal(0))
         quantity = sum(q for _, _, q, _, _ in lines)
         shipping = _q(_dec(data.get("shipping", 0), "shipping"))
         codes = _resolve_discounts(shop, data.get("discount_codes") or [], customer, line_total, quantity,
@@ -284,24 +321,27 @@ def order_place(*, shop: Shop, data: dict) -> Order:
                 shipping = Decimal(0)
                 continue
             if node.value_type == "percentage":
-                amount = _q(line_total * node.value)
+                amount = _q(discountable_total * node.value)
                 discount_rows.append({"code": redeem.code, "amount": str(amount), "type": "percentage",
                                       "value": format((node.value * 100).normalize(), "f")})
             else:
-                amount = min(_q(node.value), line_total)
+                amount = min(_q(node.value), discountable_total)
                 discount_rows.append({"code": redeem.code, "amount": str(amount), "type": "fixed_amount",
                                       "value": str(amount)})
             order_discount += amount
         line_discount_total = sum((Decimal(d["amount"]) for d in discount_rows if d["type"] != "shipping"),
                                   Decimal(0))
         number = (Order.objects.filter(shop=shop).aggregate(m=Max("number"))["m"] or ORDER_NUMBER_START - 1) + 1
-        allocations = _allocate_discount(line_discount_total, [p * q for _, _, q, p, _ in lines])
+        allocations = _allocate_discount(line_discount_total, [
+            Decimal(0) if g else p * q for (_, _, q, p, _), g in zip(lines, gift_cards, strict=True)])
         subtotal = line_total - line_discount_total
         if taxes_included:
-            tax_lines = [_q((p * q - a) * vat / (1 + vat)) for (_, _, q, p, _), a in zip(lines, allocations, strict=True)]
+            tax_lines = [Decimal(0) if g else _q((p * q - a) * vat / (1 + vat))
+                         for (_, _, q, p, _), a, g in zip(lines, allocations, gift_cards, strict=True)]
             total = subtotal + shipping
         else:
-            tax_lines = [_q((p * q - a) * vat) for (_, _, q, p, _), a in zip(lines, allocations, strict=True)]
+            tax_lines = [Decimal(0) if g else _q((p * q - a) * vat)
+                         for (_, _, q, p, _), a, g in zip(lines, allocations, gift_cards, strict=True)]
             total = subtotal + shipping + sum(tax_lines, Decimal(0))
         total_tax = sum(tax_lines, Decimal(0))
         email = data.get("email") or (customer.email if customer else None)
@@ -323,7 +363,8 @@ def order_place(*, shop: Shop, data: dict) -> Order:
             fulfillment_status=data.get("fulfillment_status"),
         )
         order.save()
-        for (variant, title, qty, price, item), alloc, tax in zip(lines, allocations, tax_lines, strict=True):
+        for (variant, title, qty, price, item), alloc, tax, gift in zip(lines, allocations, tax_lines, gift_cards,
+                                                                         strict=True):
             LineItem.objects.create(
                 shop=shop, order=order, product=variant.product if variant else None, variant=variant,
                 title=title, variant_title=item.get("variant_title") or (variant.title if variant else None),
@@ -331,7 +372,9 @@ def order_place(*, shop: Shop, data: dict) -> Order:
                 vendor=item.get("vendor") or (variant.product.vendor if variant else None), quantity=qty,
                 price=price, price_pres=_q(price * rate), total_discount=alloc, total_discount_pres=_q(alloc * rate),
                 tax=tax, tax_pres=_q(tax * rate),
-                requires_shipping=variant.requires_shipping if variant else item.get("requires_shipping", True),
+                requires_shipping=False if gift else (
+                    variant.requires_shipping if variant else item.get("requires_shipping", True)),
+                taxable=not gift, gift_card=gift,
             )
         for redeem, _node in codes:
             DiscountRedeemCode.objects.filter(pk=redeem.pk).update(usage_count=F("usage_count") + 1)

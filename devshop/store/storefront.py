@@ -10,6 +10,10 @@ active dates, the discount's customer context, usage limit and once per customer
 value), so the order placed here is the same as one placed through the control API and fires
 orders/create and orders/paid. The totals shown before paying come from a dry run of that same service
 inside a transaction that is rolled back (its webhooks, queued on commit, are dropped with it).
+
+Store credit (StoreCreditAccount, credited by the Admin API's `storeCreditAccountCredit`) is not offered
+at this checkout: orders are paid in full and balances never go down here. Tests read balances through
+`Customer.storeCreditAccounts` / `node(id:)` instead of spending them.
 """
 from __future__ import annotations
 
@@ -159,6 +163,8 @@ def _cart_json(shop, cart: dict) -> dict:
         "items": [{"variant_id": row["variant"].pk, "quantity": row["quantity"],
                    "title": row["variant"].product.title, "line_price": int(row["total"] * 100)} for row in rows],
         "total_price": int(sum((row["total"] for row in rows), Decimal(0)) * 100),
+        # Shopify's subtotal of the lines in cents (codes are applied at checkout here, so = total_price).
+        "items_subtotal_price": int(sum((row["total"] for row in rows), Decimal(0)) * 100),
         "cart_level_discount_applications": [{"title": code} for code in cart["discount_codes"]],
     }
 

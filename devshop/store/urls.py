@@ -27,6 +27,7 @@ urlpatterns = [
     path(f"{SHOP}/api/faults", control.api_faults, name="control_api_faults"),
     path(f"{SHOP}/customers", control.customers, name="control_customers"),
     path(f"{SHOP}/customers/<int:customer_id>", control.customer_detail, name="control_customer"),
+    path(f"{SHOP}/products", control.products, name="control_products"),
     path(f"{SHOP}/orders", control.orders, name="control_orders"),
     path(f"{SHOP}/orders/<int:order_id>", control.order_detail, name="control_order"),
     path(f"{SHOP}/orders/<int:order_id>/pay", control.order_pay, name="control_order_pay"),

@@ -19,7 +19,7 @@ from shops.models import Shop
 
 from ..models import OrderEarning, PointsAccount, PointsEntry, Programme, Tier
 from .ledger import LoyaltyError, Posting, account_for_update, entry_post
-from .programme import earning_amount, holding_until, points_for_amount, programme_get
+from .programme import earning_amount, holding_until, order_gift_card_amount, points_for_amount, programme_get
 from .tiers import tier_evaluate
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,12 @@ def order_points_sync(*, shop: Shop, order, now: dt.datetime | None = None) -> l
 
 def _order_earn(*, shop: Shop, programme: Programme, account: PointsAccount, order, now: dt.datetime):
     multiplier = account.tier.multiplier if account.tier_id else Decimal("1")
-    amount = earning_amount(programme=programme, subtotal=order.subtotal, shipping=order.total_shipping,
-                            taxes=order.total_tax)
+    amount = earning_amount(
+        programme=programme, subtotal=order.subtotal, shipping=order.total_shipping, taxes=order.total_tax,
+        taxes_included=order.taxes_included,
+        gift_cards=Decimal("0") if programme.include_gift_cards else order_gift_card_amount(
+            shop=shop, order_shopify_id=order.shopify_id),
+    )
     points = points_for_amount(programme=programme, amount=amount, multiplier=multiplier)
     available_at = holding_until(programme=programme, processed_at=order.processed_at)
     pending = available_at > now

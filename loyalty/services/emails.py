@@ -166,7 +166,8 @@ def member_email_reward_ready(*, shop: Shop, redemption: Redemption, language: s
     reward = redemption.reward
     with translation.override(_language(shop, language or translation.get_language())):
         description = reward_description(reward, amount=redemption.value_amount,
-                                         percentage=redemption.value_percentage, currency=redemption.currency)
+                                         percentage=redemption.value_percentage, currency=redemption.currency,
+                                         cart_subtotal=redemption.cart_subtotal)
     return member_email_queue(
         shop=shop, customer_shopify_id=redemption.account.customer_shopify_id, kind=Kind.REWARD_READY,
         event_key=f"redemption:{redemption.pk}", language=language or translation.get_language(),

@@ -54,16 +54,42 @@ def points_for_amount(*, programme: Programme, amount: Decimal, multiplier: Deci
 
 
 def earning_amount(
-    *, programme: Programme, subtotal: Decimal, shipping: Decimal = Decimal("0"), taxes: Decimal = Decimal("0")
+    *, programme: Programme, subtotal: Decimal, shipping: Decimal = Decimal("0"), taxes: Decimal = Decimal("0"),
+    taxes_included: bool = False, gift_cards: Decimal = Decimal("0"),
 ) -> Decimal:
-    """The amount an order earns on: the subtotal after discounts, plus shipping and taxes when the
-    merchant includes them. (Shopify's subtotal is after discounts and before shipping and taxes.)"""
+    """The amount an order earns on: the subtotal after discounts (Shopify's subtotal never contains
+    shipping), with shipping, taxes and gift cards each counted only when the merchant includes them.
+
+    - Taxes: Shopify's subtotal contains the taxes when the shop's prices include them (the order's
+      `taxes_included`). Excluded (the default): a tax-inclusive subtotal earns on subtotal − the order's
+      total tax, an exclusive one on the subtotal as is. Included: an exclusive subtotal earns on
+      subtotal + total tax, an inclusive one as is. (The order's tax includes any tax on shipping, so a
+      tax-inclusive shop that taxes shipping earns slightly less than its net lines: never on tax.)
+    - Shipping: added when included (as the order reports it: with its tax in a tax-inclusive shop).
+    - Gift cards: `gift_cards` is the value of the order's gift-card lines (price × quantity − their
+      discount; Shopify neither taxes nor discounts gift cards), taken off unless included.
+    Never negative."""
     amount = subtotal
+    if taxes_included and not programme.include_taxes:
+        amount -= taxes
+    elif programme.include_taxes and not taxes_included:
+        amount += taxes
     if programme.include_shipping:
         amount += shipping
-    if programme.include_taxes:
-        amount += taxes
+    if not programme.include_gift_cards:
+        amount -= gift_cards
     return max(amount, Decimal("0"))
+
+
+def order_gift_card_amount(*, shop: Shop, order_shopify_id: int) -> Decimal:
+    """The value of an order's gift-card lines (commerce.OrderLineItem.gift_card): price × quantity − discount."""
+    from django.db.models import F, Sum
+
+    from commerce.models import OrderLineItem
+
+    value = OrderLineItem.objects.filter(shop=shop, order_shopify_id=order_shopify_id, gift_card=True).aggregate(
+        v=Sum(F("price") * F("quantity") - F("total_discount")))["v"]
+    return max(value or Decimal("0"), Decimal("0"))
 
 
 def holding_until(*, programme: Programme, processed_at: dt.datetime) -> dt.datetime:

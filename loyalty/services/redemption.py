@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -53,11 +53,45 @@ class RedemptionRefused(LoyaltyError):
     """The redemption cannot happen (not enough points, reward unavailable, programme paused)."""
 
 
+def capped_percentage_amount(reward: Reward, cart_subtotal: Decimal | None) -> Decimal | None:
+    """The fixed amount a capped percentage reward is issued as for a cart: min(percentage × cart
+    subtotal, cap), rounded DOWN to the cent so it never exceeds the percentage. None (issue a plain
+    percentage code) when the reward is not a capped percentage or there is no usable cart subtotal.
+
+    Why: Shopify's code discounts have no maximum amount (DiscountCustomerGetsValueInput offers a
+    percentage or an amount, nothing to cap a percentage with). A fixed amount whose minimum subtotal is
+    that cart subtotal can never take more than the percentage of the order it is used on.
+    """
+    if reward.kind != Reward.Kind.PERCENTAGE or reward.percentage_cap is None or not reward.percentage:
+        return None
+    if cart_subtotal is None or cart_subtotal <= 0:
+        return None
+    amount = min((reward.percentage * cart_subtotal / 100).quantize(Decimal("0.01"), rounding=ROUND_DOWN),
+                 reward.percentage_cap)
+    return amount if amount > 0 else None
+
+
+def _cart_subtotal(value, currency: str, shop_currency: str) -> Decimal | None:
+    """A cart subtotal the storefront sent (the widget reads /cart.js), in the shop's currency, or None.
+    A cart in another (presentment) currency is not used: discount amounts are in the shop's currency."""
+    if value in (None, ""):
+        return None
+    if currency and currency.upper() != shop_currency.upper():
+        return None
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    except (ArithmeticError, ValueError):
+        return None
+    return amount if amount.is_finite() and Decimal("0") < amount < Decimal("1e12") else None
+
+
 def redemption_reserve(
-    *, shop: Shop, customer_shopify_id: int, reward_id: int, idempotency_key: str, now: dt.datetime | None = None
+    *, shop: Shop, customer_shopify_id: int, reward_id: int, idempotency_key: str, now: dt.datetime | None = None,
+    cart_subtotal: Decimal | str | None = None, cart_currency: str = "",
 ) -> tuple[Redemption, bool]:
     """Step 1. Returns (redemption, created); created is False when this idempotency key was used before.
-    Raises RedemptionRefused."""
+    `cart_subtotal` (with its `cart_currency`): the customer's cart subtotal, which a capped percentage
+    reward is issued against (see capped_percentage_amount). Raises RedemptionRefused."""
     now = now or timezone.now()
     key = (idempotency_key or "").strip()[:100]
     if not key:
@@ -88,14 +122,18 @@ def redemption_reserve(
                 _("This reward costs %(cost)s points; you have %(balance)s available.")
                 % {"cost": reward.points_cost, "balance": account.balance}
             )
+        currency = reward.currency or shop.currency
+        cart = _cart_subtotal(cart_subtotal, cart_currency, currency)
+        capped = capped_percentage_amount(reward, cart)
         try:
             with transaction.atomic():
                 redemption = Redemption.objects.create(
                     shop=shop, account=account, reward=reward, points=reward.points_cost, status=Status.RESERVED,
                     idempotency_key=key,
                     code=code_generate(CODE_PREFIX) if reward.kind != Reward.Kind.STORE_CREDIT else "",
-                    value_amount=reward.amount, value_percentage=reward.percentage,
-                    currency=reward.currency or shop.currency,
+                    value_amount=capped if capped is not None else reward.amount,
+                    value_percentage=reward.percentage, cart_subtotal=cart if capped is not None else None,
+                    currency=currency,
                     expires_at=now + dt.timedelta(days=reward.expires_after_days) if reward.expires_after_days else None,
                     created_at=now, updated_at=now,
                 )
@@ -134,6 +172,10 @@ def _code_spec(redemption: Redemption, reward: Reward, customer_shopify_id: int)
     )
     if reward.kind == Reward.Kind.FREE_SHIPPING:
         return CodeSpec(free_shipping=True, max_shipping_price=reward.max_shipping_price, **common)
+    if reward.kind == Reward.Kind.PERCENTAGE and redemption.cart_subtotal is not None and redemption.value_amount:
+        # A capped percentage for a known cart: a fixed amount, usable only from that subtotal on.
+        common["minimum_subtotal"] = max(redemption.cart_subtotal, reward.minimum_subtotal or Decimal("0"))
+        return CodeSpec(amount=Money(redemption.value_amount, redemption.currency), **common)
     if reward.kind == Reward.Kind.PERCENTAGE:
         return CodeSpec(percentage=redemption.value_percentage, **common)
     amount = Money(redemption.value_amount or Decimal("0"), redemption.currency)
@@ -143,14 +185,15 @@ def _code_spec(redemption: Redemption, reward: Reward, customer_shopify_id: int)
 
 
 def redemption_create(
-    *, shop: Shop, customer_shopify_id: int, reward_id: int, idempotency_key: str, now: dt.datetime | None = None
+    *, shop: Shop, customer_shopify_id: int, reward_id: int, idempotency_key: str, now: dt.datetime | None = None,
+    cart_subtotal: Decimal | str | None = None, cart_currency: str = "",
 ) -> Redemption:
     """Reserve, issue in Shopify, confirm or give the points back. The returned redemption's status says
     which: ISSUED (code ready), FAILED (`error` tells the customer why; points are back) or, for a repeated
     idempotency key, whatever the first request reached. Raises RedemptionRefused."""
     redemption, created = redemption_reserve(
         shop=shop, customer_shopify_id=customer_shopify_id, reward_id=reward_id, idempotency_key=idempotency_key,
-        now=now,
+        now=now, cart_subtotal=cart_subtotal, cart_currency=cart_currency,
     )
     if not created:
         return redemption

@@ -55,6 +55,7 @@ def order_facts(**overrides) -> dict:
         "landing_site": "/products/mug?utm_source=newsletter",
         "referring_site": "https://www.google.com/",
         "test": False,
+        "taxes_included": False,
         "lines": [
             {"id": BIG_ID + 100, "product_id": BIG_ID + 200, "variant_id": BIG_ID + 300, "title": "Mug",
              "sku": "MUG-1", "quantity": 2, "price": Decimal("50.00"), "discount": Decimal("10.00")},
@@ -88,6 +89,7 @@ def graphql_order(f: dict, *, with_lines: bool = True) -> dict:
         "totalShippingPriceSet": _gql_money(f["shipping"]),
         "totalTaxSet": _gql_money(f["tax"]),
         "totalPriceSet": _gql_money(f["total"]),
+        "taxesIncluded": f.get("taxes_included", False),
         "discountCodes": list(f["discount_codes"]),
         "customerJourneySummary": {"lastVisit": {"landingPage": f["landing_site"], "referrerUrl": f["referring_site"]}},
         "customer": {"id": f"gid://shopify/Customer/{f['customer_id']}"} if f["customer_id"] else None,
@@ -110,6 +112,7 @@ def graphql_line(li: dict) -> dict:
         "title": li["title"],
         "sku": li["sku"],
         "quantity": li["quantity"],
+        "isGiftCard": li.get("gift_card", False),
         "originalUnitPriceSet": _gql_money(li["price"]),
         "totalDiscountSet": _gql_money(li["discount"]),
         "product": {"id": f"gid://shopify/Product/{li['product_id']}"} if li["product_id"] else None,
@@ -162,6 +165,7 @@ def rest_order(f: dict) -> dict:
         "total_tax_set": _rest_set(f["tax"]),
         "total_price": str(f["total"]),
         "total_price_set": _rest_set(f["total"]),
+        "taxes_included": f.get("taxes_included", False),
         "discount_codes": [{"code": c, "amount": "10.00", "type": "fixed_amount"} for c in f["discount_codes"]],
         "landing_site": f["landing_site"],
         "referring_site": f["referring_site"],
@@ -171,7 +175,8 @@ def rest_order(f: dict) -> dict:
              "product_id": li["product_id"], "variant_id": li["variant_id"], "title": li["title"],
              "sku": li["sku"], "quantity": li["quantity"], "price": str(li["price"]),
              "price_set": _rest_set(li["price"]), "total_discount": str(li["discount"]),
-             "total_discount_set": _rest_set(li["discount"]), "discount_allocations": []}
+             "total_discount_set": _rest_set(li["discount"]), "discount_allocations": [],
+             "gift_card": li.get("gift_card", False)}
             for li in f["lines"]
         ],
         "refunds": [rest_refund(r, f["id"]) for r in f["refunds"]],

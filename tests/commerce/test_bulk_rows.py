@@ -68,9 +68,9 @@ def _awkward_orders():
         # A guest order, cancelled, with an empty discount list and no lines.
         order_facts(id=BIG_ID + 1, name="#1002", customer_id=None, cancelled_at=T0, cancel_reason="customer",
                     discount_codes=[], lines=[], fulfillment_status="fulfilled"),
-        # A test order in another presentment currency, two lines.
-        order_facts(id=BIG_ID + 2, name="#1003", test=True, presentment_currency="SEK",
-                    lines=[dict(line, id=BIG_ID + 101, title="Mug", sku=""),
+        # A test order in another presentment currency, prices with tax, two lines (one a gift card).
+        order_facts(id=BIG_ID + 2, name="#1003", test=True, presentment_currency="SEK", taxes_included=True,
+                    lines=[dict(line, id=BIG_ID + 101, title="Mug", sku="", gift_card=True),
                            dict(line, id=BIG_ID + 102, title="", sku="S", quantity=1)]),
     ]
 
@@ -89,6 +89,8 @@ def test_orders_copy_path_writes_the_record_paths_rows(shop, twin_shop, order_ro
     assert order_rows(twin_shop) == order_rows(shop)
     rows = order_rows(shop)
     assert len(rows["Order"]) == 3 and len(rows["OrderLineItem"]) == 3 and len(rows["Refund"]) == 2
+    assert sorted(r[-1] for r in rows["Order"]) == [False, False, True]  # taxes_included
+    assert sorted(r[-1] for r in rows["OrderLineItem"]) == [False, False, True]  # gift_card
 
 
 def test_customers_copy_path_writes_the_record_paths_rows(shop, twin_shop, order_rows):

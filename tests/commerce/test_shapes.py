@@ -50,6 +50,20 @@ def test_order_shapes_map_to_the_same_record():
     assert from_rest.line_items_complete and from_gql.line_items_complete
 
 
+def test_taxes_included_and_gift_card_lines_in_both_shapes():
+    gift = {"id": BIG_ID + 101, "product_id": BIG_ID + 201, "variant_id": BIG_ID + 301, "title": "Gift card",
+            "sku": "", "quantity": 1, "price": Decimal("25.00"), "discount": Decimal("0"), "gift_card": True}
+    facts = order_facts(taxes_included=True, lines=[*order_facts()["lines"], gift])
+    from_gql = order_from_graphql(_via_wire(graphql_order(facts)))
+    from_rest = order_from_rest(_via_wire(rest_order(facts)))
+    assert from_gql == from_rest
+    assert from_rest.taxes_included is True
+    assert [li.gift_card for li in from_rest.line_items] == [False, True]
+    # absent (older payloads, fixtures): neither
+    plain = order_from_rest(_via_wire({k: v for k, v in rest_order(order_facts()).items() if k != "taxes_included"}))
+    assert plain.taxes_included is False and plain.line_items[0].gift_card is False
+
+
 def test_guest_order_and_test_flag_and_cancellation():
     facts = order_facts(customer_id=None, test=True, cancelled_at=dt.datetime(2026, 3, 5, tzinfo=dt.UTC),
                         cancel_reason="customer", financial_status="voided")

@@ -311,3 +311,22 @@ def test_seeding_is_deterministic(store):
     store.server._post(f"/_devshop/shops/{c['domain']}/seed", {**SEED, "seed": 43})
     assert store.server.http.get(f"/_devshop/shops/{c['domain']}/stats").json() != a
     time.sleep(0)
+
+
+def test_cart_attributes_and_the_orders_note_attributes(store):
+    # The Ajax Cart API: a theme app extension records a referral visit as a cart attribute.
+    storefront = httpx.Client(base_url=store.server.base_url, trust_env=False)
+    cart_url = f"/store/{store.shop.domain}/cart"
+    updated = storefront.post(f"{cart_url}/update.js", json={"attributes": {"ref": "ANNA-7K2P", "gift": "yes"}})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["attributes"] == {"ref": "ANNA-7K2P", "gift": "yes"}
+    storefront.post(f"{cart_url}/update.js", json={"attributes": {"gift": ""}})  # empty removes, as on Shopify
+    assert storefront.get(f"/store/{store.shop.domain}/cart.js").json()["attributes"] == {"ref": "ANNA-7K2P"}
+    assert storefront.post(f"{cart_url}/update.js", json={"attributes": ["ref"]}).status_code == 422
+    # An order carries them: note_attributes in REST (and its webhooks), customAttributes in GraphQL.
+    order = store.control("/orders", {"email": "friend@example.com", "note_attributes": {"ref": "ANNA-7K2P"},
+                                      "line_items": [{"title": "Mühle", "price": "59.00"}]})
+    assert order["note_attributes"] == [{"name": "ref", "value": "ANNA-7K2P"}]
+    node = store.gql("query($id: ID!) { order(id: $id) { customAttributes { key value } } }",
+                     {"id": f"gid://shopify/Order/{order['id']}"})["data"]["order"]
+    assert node["customAttributes"] == [{"key": "ref", "value": "ANNA-7K2P"}]

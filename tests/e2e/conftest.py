@@ -3,6 +3,7 @@ live server), the local Shopify development store as its own process, a real Cel
 Redis, PostgreSQL, and headless Chromium."""
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import time
@@ -20,6 +21,9 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
+
+
+_shop_numbers = itertools.count(1)
 
 
 @dataclass
@@ -52,7 +56,8 @@ def browser(monkeypatch):
 
 @pytest.fixture(scope="session")
 def e2e_devshop():
-    server = DevshopServer(db_name="devshop_test_e2e")
+    # DEVSHOP_TEST_E2E_DB: another database name, for runs side by side on one PostgreSQL.
+    server = DevshopServer(db_name=os.environ.get("DEVSHOP_TEST_E2E_DB", "devshop_test_e2e"))
     server.start()
     try:
         yield server
@@ -85,7 +90,9 @@ def stack(live_server, e2e_devshop, transactional_db, tmp_path):
     """The app registered in the development store with the real shopify.app.toml, a seeded shop, the
     app's settings pointed at the store, and a Celery worker consuming every queue."""
     devshop = e2e_devshop
-    shop = devshop.create_shop("e2e-browser", currency_code="EUR", iana_timezone="Europe/Berlin",
+    # A shop per test: the development store outlives a test, and an app installed on a shop by an
+    # earlier test would skip the grant screen the next test goes through.
+    shop = devshop.create_shop(f"e2e-browser-{next(_shop_numbers)}", currency_code="EUR", iana_timezone="Europe/Berlin",
                                primary_locale="de", country_code="DE")
     devshop.manage("seed_shop", "--domain", shop.domain, "--customers", "120", "--years", "2", "--seed", "7",
                    "--reset")

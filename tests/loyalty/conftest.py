@@ -19,11 +19,12 @@ _ids = itertools.count(5_000_000_000_001)
 def order_write(shop, *, customer_id: int | None = 7001, subtotal: str = "100.00", shipping: str = "10.00",
                 tax: str = "19.00", total: str | None = None, status: str = "paid", processed_at=None,
                 updated_at=None, cancelled_at=None, refunds=(), codes=(), shopify_id: int | None = None,
-                test: bool = False):
-    """Write one order through commerce.services.upsert.orders_upsert and return the stored Order."""
+                test: bool = False, taxes_included: bool = False, lines=()):
+    """Write one order through commerce.services.upsert.orders_upsert and return the stored Order.
+    `lines`: (unit price, quantity, discount, gift card) of its line items."""
     from commerce.models import Order
     from commerce.services.upsert import orders_upsert
-    from commerce.shapes import OrderRecord, RefundRecord
+    from commerce.shapes import LineItemRecord, OrderRecord, RefundRecord
 
     now = timezone.now()
     shopify_id = shopify_id or next(_ids)
@@ -36,7 +37,13 @@ def order_write(shop, *, customer_id: int | None = 7001, subtotal: str = "100.00
         fulfillment_status="", currency=shop.currency, presentment_currency=shop.currency,
         subtotal=Decimal(subtotal), total_discounts=Decimal("0"), total_shipping=Decimal(shipping),
         total_tax=Decimal(tax), total=Decimal(total), discount_codes=list(codes), landing_site="",
-        referring_site="", test=test,
+        referring_site="", test=test, taxes_included=taxes_included,
+        line_items=[
+            LineItemRecord(shopify_id=next(_ids), order_shopify_id=shopify_id, product_shopify_id=None,
+                           variant_shopify_id=None, title=f"Line {i}", sku="", quantity=qty, price=Decimal(price),
+                           total_discount=Decimal(discount), gift_card=gift)
+            for i, (price, qty, discount, gift) in enumerate(lines)
+        ],
         refunds=[
             RefundRecord(shopify_id=rid, order_shopify_id=shopify_id, created_at=now + dt.timedelta(seconds=i),
                          processed_at=now, amount=Decimal(amount), currency=shop.currency, updated_at=now)

@@ -41,6 +41,40 @@ def test_earning_amount_excludes_shipping_and_taxes_by_default_each_configurable
     assert earning_amount(programme=programme, subtotal=Decimal("100"), shipping=Decimal("10"), taxes=Decimal("19")) == 129
 
 
+def test_a_tax_inclusive_subtotal_earns_without_its_tax_unless_taxes_are_included(programme):
+    # Rule: prices with tax -> subtotal − the order's tax; prices without tax -> the subtotal.
+    inclusive = dict(programme=programme, subtotal=Decimal("119"), shipping=Decimal("10"), taxes=Decimal("19"),
+                     taxes_included=True)
+    assert earning_amount(**inclusive) == 100
+    assert earning_amount(programme=programme, subtotal=Decimal("100"), taxes=Decimal("19")) == 100
+    programme.include_taxes = True
+    assert earning_amount(**inclusive) == 119  # the tax is in the subtotal already: not added twice
+    assert earning_amount(programme=programme, subtotal=Decimal("100"), taxes=Decimal("19")) == 119
+
+
+def test_gift_cards_are_excluded_by_default_and_configurable(programme):
+    assert earning_amount(programme=programme, subtotal=Decimal("75"), gift_cards=Decimal("25")) == 50
+    programme.include_gift_cards = True
+    assert earning_amount(programme=programme, subtotal=Decimal("75"), gift_cards=Decimal("25")) == 75
+
+
+def test_an_order_with_tax_inclusive_prices_and_a_gift_card_earns_on_its_net_merchandise(shop, programme):
+    # given a shop whose prices include 19% VAT: a 119.00 mug (19.00 tax) and a 50.00 gift card (no tax)
+    order = order_write(shop, subtotal="169.00", shipping="4.90", tax="19.00", total="173.90", taxes_included=True,
+                        lines=[("119.00", 1, "0", False), ("50.00", 1, "0", True)])
+    assert order.taxes_included is True
+    # when / then: 169 − 19 tax − 50 gift card = 100 → 100 points (1 per EUR, shipping excluded)
+    assert [e.delta for e in order_points_sync(shop=shop, order=order)] == [100]
+    assert OrderEarning.objects.get(shop=shop, order_shopify_id=order.shopify_id).earning_amount == Decimal("100")
+
+
+def test_merchant_may_count_gift_cards_and_taxes(shop, programme):
+    programme_update(shop=shop, changes={"include_gift_cards": True, "include_taxes": True})
+    order = order_write(shop, subtotal="169.00", shipping="4.90", tax="19.00", total="173.90", taxes_included=True,
+                        lines=[("119.00", 1, "0", False), ("50.00", 1, "0", True)])
+    assert [e.delta for e in order_points_sync(shop=shop, order=order)] == [169]
+
+
 def test_paid_order_earns_pending_points_until_the_holding_period_ends(shop, programme):
     # given 2 points per EUR and a 14-day holding period
     programme_update(shop=shop, changes={"points_per_currency_unit": Decimal("2")})

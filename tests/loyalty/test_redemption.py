@@ -206,3 +206,72 @@ def test_redemptions_are_isolated_between_shops(shop, other_shop, programme):
         redemption_create(shop=shop, customer_shopify_id=CUSTOMER, reward_id=foreign_reward.pk, idempotency_key="x1")
     with pytest.raises(RedemptionRefused):
         redemption_create(shop=other_shop, customer_shopify_id=CUSTOMER, reward_id=foreign_reward.pk, idempotency_key="x1")
+
+
+# --- percentage with a cap: Shopify codes cannot cap a percentage, so it becomes an amount of the cart ----
+
+def _capped(shop, **fields):
+    return _reward(shop, name="10% up to 20 EUR", kind=Reward.Kind.PERCENTAGE, points_cost=300, amount=None,
+                   percentage=Decimal("10"), percentage_cap=Decimal("20.00"), **fields)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("cart", "amount"), [("84.50", "8.45"), ("84.59", "8.45"), ("300.00", "20.00")])
+def test_a_capped_percentage_redeemed_with_a_cart_is_a_fixed_amount_from_that_subtotal(
+        shop, programme, fake_shopify, cart, amount):
+    _give(shop, 300)
+    redemption = redemption_create(shop=shop, customer_shopify_id=CUSTOMER, reward_id=_capped(shop).pk,
+                                   idempotency_key="c1", cart_subtotal=cart, cart_currency="EUR")
+    assert redemption.status == Redemption.Status.ISSUED
+    # min(10% × cart, 20.00), rounded down to the cent: never more than the percentage of the cart
+    assert (redemption.value_amount, redemption.cart_subtotal) == (Decimal(amount), Decimal(cart))
+    sent = fake_shopify.requests[-1]["variables"]["basicCodeDiscount"]
+    assert sent["customerGets"]["value"] == {"discountAmount": {"amount": amount, "appliesOnEachItem": False}}
+    # usable only on an order with at least that subtotal: the discount ≤ 10% of any order it applies to
+    assert sent["minimumRequirement"] == {"subtotal": {"greaterThanOrEqualToSubtotal": cart}}
+    code = DiscountCode.objects.get(shop=shop, code=redemption.code)
+    assert (code.kind, code.value, code.minimum_subtotal) == ("fixed_amount", Decimal(amount), Decimal(cart))
+
+
+@pytest.mark.django_db
+def test_the_rewards_own_minimum_subtotal_wins_when_higher_than_the_cart(shop, programme, fake_shopify):
+    _give(shop, 300)
+    reward = _capped(shop, minimum_subtotal=Decimal("100"))
+    redemption_create(shop=shop, customer_shopify_id=CUSTOMER, reward_id=reward.pk, idempotency_key="c2",
+                      cart_subtotal="50.00", cart_currency="EUR")
+    sent = fake_shopify.requests[-1]["variables"]["basicCodeDiscount"]
+    assert sent["customerGets"]["value"]["discountAmount"]["amount"] == "5.00"
+    assert sent["minimumRequirement"] == {"subtotal": {"greaterThanOrEqualToSubtotal": "100.00"}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("cart", "currency", "cap"), [
+    (None, "", Decimal("20")),          # no cart subtotal (redeemed outside a cart)
+    ("0", "EUR", Decimal("20")),        # an empty cart
+    ("84.50", "SEK", Decimal("20")),    # a cart in another presentment currency
+    ("nonsense", "EUR", Decimal("20")),
+    ("84.50", "EUR", None),             # no cap: always a percentage
+])
+def test_without_a_usable_cart_or_cap_a_percentage_code_is_created(shop, programme, fake_shopify, cart, currency, cap):
+    _give(shop, 300)
+    reward = _capped(shop)
+    Reward.objects.filter(pk=reward.pk).update(percentage_cap=cap)
+    redemption = redemption_create(shop=shop, customer_shopify_id=CUSTOMER, reward_id=reward.pk,
+                                   idempotency_key="c3", cart_subtotal=cart, cart_currency=currency)
+    assert redemption.status == Redemption.Status.ISSUED and redemption.cart_subtotal is None
+    sent = fake_shopify.requests[-1]["variables"]["basicCodeDiscount"]
+    assert sent["customerGets"]["value"] == {"percentage": 0.1}
+
+
+@pytest.mark.django_db
+def test_the_reward_form_explains_the_cap_and_refuses_it_on_other_kinds(shop):
+    from loyalty.forms import RewardForm
+
+    form = RewardForm(shop=shop, data={"name": "5 off", "kind": "fixed_amount", "points_cost": 100, "amount": "5",
+                                       "percentage_cap": "10", "combines_with_product_discounts": True})
+    assert not form.is_valid() and "percentage_cap" in form.errors
+    help_text = str(form.fields["percentage_cap"].help_text)
+    assert "fixed amount" in help_text and "cart subtotal" in help_text and "at least that subtotal" in help_text
+    ok = RewardForm(shop=shop, data={"name": "10%", "kind": "percentage", "points_cost": 100, "percentage": "10",
+                                     "percentage_cap": "20"})
+    assert ok.is_valid(), ok.errors

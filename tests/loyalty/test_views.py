@@ -40,6 +40,10 @@ def test_settings_save_and_live_preview(client, shop, programme, authed):
     preview = client.post("/loyalty/settings/preview", {**form, "subtotal": "100", "shipping": "10", "taxes": "19"}, **headers)
     # (100 + 10 shipping) × 2.5 = 275 points, not saved yet
     assert preview.json() == {"ok": True, "points": 275, "amount": "110", "holding_days": 7, "currency": "EUR"}
+    # prices with tax: 119 − 19 tax − 20 gift card + 10 shipping = 90 → 225 points
+    inclusive = client.post("/loyalty/settings/preview", {**form, "subtotal": "119", "shipping": "10", "taxes": "19",
+                                                          "taxes_included": "on", "gift_cards": "20"}, **headers)
+    assert inclusive.json()["amount"] == "90" and inclusive.json()["points"] == 225
     assert Programme.objects.get(shop=shop).holding_days == 14
     saved = client.post("/loyalty/settings/save", form, **headers)
     assert saved.json()["ok"]

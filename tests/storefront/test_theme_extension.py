@@ -1,5 +1,5 @@
-"""The theme app extension: Shopify's own linter (theme-check, offline) finds nothing, and every label
-exists in the six languages."""
+"""The theme app extension: Shopify's own linter (theme-check, offline) finds nothing, every label
+exists in the six languages, and every asset stays within Shopify's 10 kB app-block budget."""
 from __future__ import annotations
 
 import json
@@ -30,7 +30,12 @@ def test_every_language_has_every_label():
                 for k in (keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [prefix + key])}
 
     english = keys(json.loads((EXTENSION / "locales" / "en.default.json").read_text()))
-    liquid = (EXTENSION / "blocks" / "loyalty-launcher.liquid").read_text()
+    liquid = "".join(block.read_text() for block in sorted((EXTENSION / "blocks").glob("*.liquid")))
     assert all(f"'{key}' | t" in liquid for key in english)
     for language in LANGUAGES:
         assert keys(json.loads((EXTENSION / "locales" / f"{language}.json").read_text())) == english, language
+
+
+def test_assets_stay_within_the_app_block_budget():
+    for asset in sorted((EXTENSION / "assets").iterdir()):
+        assert asset.stat().st_size <= 10_000, asset.name

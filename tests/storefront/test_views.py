@@ -150,3 +150,23 @@ def test_member_email_renders_in_the_customers_language_and_respects_unsubscribe
     later = member_email_queue(shop=shop, customer_shopify_id=CUSTOMER, kind=MemberEmail.Kind.POINTS_EARNED,
                                event_key="order:1:earn", context={"points": 5, "balance": 5})
     assert later.status == MemberEmail.Status.SUPPRESSED
+
+
+def test_a_capped_percentage_is_redeemed_against_the_cart_and_shows_its_amount(shop, member, proxy, fake_shopify):
+    capped = Reward.objects.create(shop=shop, name="10% off", kind=Reward.Kind.PERCENTAGE, points_cost=200,
+                                   percentage=Decimal("10"), percentage_cap=Decimal("20"), currency="EUR")
+    row = proxy.get(shop, "rewards", CUSTOMER).json()["rewards"][0]
+    # the widget learns that this reward needs the cart's subtotal, and the customer sees the cap
+    assert row["needs_cart"] is True and "20" in row["description"]
+    answer = proxy.post(shop, "redeem", {"reward_id": capped.pk, "idempotency_key": "k-capped-0001",
+                                         "cart_subtotal": "84.50", "cart_currency": "EUR"}, CUSTOMER)
+    assert answer.status_code == 200, answer.content
+    description = answer.json()["code"]["description"]
+    assert "8.45" in description.replace(",", ".") and "84.50" in description.replace(",", ".")
+    sent = fake_shopify.requests[-1]["variables"]["basicCodeDiscount"]
+    assert sent["customerGets"]["value"]["discountAmount"]["amount"] == "8.45"
+    assert sent["minimumRequirement"]["subtotal"]["greaterThanOrEqualToSubtotal"] == "84.50"
+
+
+def test_a_reward_without_cap_does_not_need_the_cart(shop, member, reward, proxy):
+    assert proxy.get(shop, "rewards", CUSTOMER).json()["rewards"][0]["needs_cart"] is False

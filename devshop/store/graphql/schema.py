@@ -34,6 +34,7 @@ RESOLVER_MODULES = [
     "devshop.store.graphql.resolvers.metafields",
     "devshop.store.graphql.resolvers.discounts",
     "devshop.store.graphql.resolvers.bulk",
+    "devshop.store.graphql.resolvers.store_credit",
     "devshop.store.graphql.resolvers.node",
 ]
 PARTNERS_MODULE = "devshop.partners.graphql_resolvers"

@@ -526,7 +526,8 @@ INSERT INTO devshop_store_order (id, shop_id, number, name, email, phone, custom
     presentment_currency, subtotal_price, total_discounts, total_shipping, total_tax, total_price, total_refunded,
     total_refunded_shipping, subtotal_price_pres, total_discounts_pres, total_shipping_pres, total_tax_pres,
     total_price_pres, total_refunded_pres, total_refunded_shipping_pres, taxes_included, discount_codes,
-    landing_site, referring_site, source_name, test, tags, note, customer_locale, buyer_accepts_marketing)
+    landing_site, referring_site, note_attributes, source_name, test, tags, note, customer_locale,
+    buyer_accepts_marketing)
 SELECT o.id, %(shop)s,
        (SELECT coalesce(max(number), 1000) FROM devshop_store_order WHERE shop_id = %(shop)s) + o.idx + 1,
        '#' || ((SELECT coalesce(max(number), 1000) FROM devshop_store_order WHERE shop_id = %(shop)s) + o.idx + 1),
@@ -548,7 +549,7 @@ SELECT o.id, %(shop)s,
                  'code', code.value,
                  'amount', to_char(CASE WHEN o.code = 4 THEN o.disc_ship ELSE o.disc_lines END / 100.0, 'FM999999999990.00'),
                  'type', CASE code.extra WHEN 'free_shipping' THEN 'shipping' ELSE code.extra END)) END,
-       replace(tr.value, '{handle}', coalesce(pt.extra, 'all')), tr.extra,
+       replace(tr.value, '{handle}', coalesce(pt.extra, 'all')), tr.extra, '[]'::jsonb,
        CASE WHEN o.pos THEN 'pos' ELSE 'web' END, o.test, '', NULL,
        coalesce(c.locale, %(locale)s), o.marketing
 FROM seed_order o

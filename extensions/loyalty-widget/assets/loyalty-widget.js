@@ -1,29 +1,24 @@
-/* Rewards launcher + panel; no framework (Shopify's app-block budget is 10 kB). Data via the app proxy,
- * which signs each request with shop + logged-in customer. Labels: extension locales; the rest: the app. */
+/* Rewards launcher + panel, no framework (10 kB budget). Data: the app proxy (signed: shop + customer).
+ * Labels: extension locales; the rest: the app. */
 (function () {
   "use strict";
   var root = document.getElementById("loyalty-widget");
   if (!root || root.dataset.ready) return;
   var d = root.dataset;
   d.ready = "1";
-  var t = JSON.parse(root.querySelector(".lw-i18n").textContent);
-  var launcher = root.querySelector(".lw-launcher");
-  var badge = root.querySelector(".lw-launcher__badge");
-  var panel = root.querySelector(".lw-panel");
-  var body = root.querySelector(".lw-panel__body");
-  var statusBox = root.querySelector(".lw-panel__status");
-  var loaded = false;
-  // One idempotency key per reward until answered: a double click or a retry spends once.
-  var pendingKeys = {};
+  function q(sel) { return root.querySelector(sel); }
+  var t = JSON.parse(q(".lw-i18n").textContent), launcher = q(".lw-launcher"), badge = q(".lw-launcher__badge"),
+    panel = q(".lw-panel"), body = q(".lw-panel__body"), statusBox = q(".lw-panel__status"), loaded = false;
+  var pendingKeys = {}; // a key per reward until answered: a double click or a retry spends once
 
-  function request(path, options) {
-    options = options || {};
-    options.credentials = "same-origin";
-    options.headers = Object.assign({ Accept: "application/json" }, options.headers || {});
-    return fetch(d.proxy + "/" + path + "?locale=" + encodeURIComponent(d.locale || ""), options).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        data.httpStatus = response.status;
-        if (!response.ok && !data.message) throw new Error(response.status);
+  function request(path, o) {
+    o = o || {};
+    o.credentials = "same-origin";
+    o.headers = Object.assign({ Accept: "application/json" }, o.headers || {});
+    return fetch(d.proxy + "/" + path + "?locale=" + encodeURIComponent(d.locale || ""), o).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        data.httpStatus = r.status;
+        if (!r.ok && !data.message) throw new Error(r.status);
         return data;
       });
     });
@@ -47,7 +42,9 @@
       [el("h3", { id: id, class: "lw-section__title", text: title })].concat(children));
   }
 
+  function busy(v) { body.setAttribute("aria-busy", v); }
   function muted(text, id) { return el("p", { class: "lw-muted", id: id, text: text }); }
+  function list(a, c) { return el("ul", { class: "lw-list" + (c || "") }, a); }
 
   function say(message, isError) {
     statusBox.textContent = message || "";
@@ -96,7 +93,7 @@
 
   function renderRewards(rewards, isCustomer) {
     if (!rewards.length) return null;
-    return section(t.rewards, [el("ul", { class: "lw-list" }, rewards.map(function (r) {
+    return section(t.rewards, [list(rewards.map(function (r) {
       var action = null;
       if (isCustomer) {
         action = el("button", {
@@ -124,19 +121,19 @@
     body.appendChild(renderBalance(balance));
     if (programme.paused_message) say(programme.paused_message);
     if (state.codes && state.codes.length) {
-      body.appendChild(section(t.yourCodes, [el("ul", { class: "lw-list lw-codes" }, state.codes.map(codeCard))]));
+      body.appendChild(section(t.yourCodes, [list(state.codes.map(codeCard), " lw-codes")]));
     }
     var rewards = renderRewards(state.rewards || [], !!balance.customer);
     if (rewards) body.appendChild(rewards);
     if (programme.ways_to_earn.length) {
       var notes = [programme.holding_text, programme.expiry_text].filter(Boolean)
         .map(function (text) { return muted(text); });
-      body.appendChild(section(t.waysToEarn, [el("ul", { class: "lw-list" }, programme.ways_to_earn.map(function (w) {
+      body.appendChild(section(t.waysToEarn, [list(programme.ways_to_earn.map(function (w) {
         return el("li", { class: "lw-way" }, [el("span", { text: w.title }), el("strong", { text: w.detail })]);
       }))].concat(notes)));
     }
     if (programme.tiers.length) {
-      body.appendChild(section(t.tiers, [el("ul", { class: "lw-list" }, programme.tiers.map(function (tier) {
+      body.appendChild(section(t.tiers, [list(programme.tiers.map(function (tier) {
         return el("li", { class: "lw-tier-row" }, [
           el("strong", { text: tier.name }),
           muted([tier.threshold_text].concat(tier.perks).join(" · ")),
@@ -150,10 +147,10 @@
           el("strong", { text: h.points_text }),
         ]);
       });
-      body.appendChild(section(t.history, rows.length ? [el("ul", { class: "lw-list" }, rows)]
+      body.appendChild(section(t.history, rows.length ? [list(rows)]
         : [muted(t.noHistory)]));
     }
-    body.setAttribute("aria-busy", "false");
+    busy("false");
     showBadge(balance);
   }
 
@@ -165,7 +162,7 @@
   }
 
   function load() {
-    body.setAttribute("aria-busy", "true");
+    busy("true");
     return request("widget").then(function (state) {
       loaded = true;
       render(state);
@@ -174,7 +171,7 @@
       retry.addEventListener("click", load);
       body.textContent = "";
       body.append(muted(t.error), retry);
-      body.setAttribute("aria-busy", "false");
+      busy("false");
     });
   }
 
@@ -183,19 +180,30 @@
     return Array.prototype.map.call(b, function (n) { return n.toString(36); }).join("-");
   }
 
+  function cart(r) { // a capped percentage needs the cart subtotal (/cart.js, cents)
+    return r.needs_cart ? fetch(d.cart + ".js").then(function (x) { return x.json(); }).then(function (c) {
+      var s = c.items_subtotal_price;
+      return s > 0 ? { cart_subtotal: (s / 100).toFixed(2), cart_currency: c.currency } : {};
+    }).catch(function () { return {}; }) : Promise.resolve({});
+  }
+
   function redeem(reward, button, attempt) {
     attempt = attempt || 0;
     var key = pendingKeys[reward.id] || (pendingKeys[reward.id] = newKey());
     button.disabled = true;
     button.textContent = t.redeeming;
     say("");
-    request("redeem", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ reward_id: reward.id, idempotency_key: key }),
+    function fail(message) {
+      say(message || t.error, true);
+      button.textContent = t.redeem;
+      button.disabled = false;
+    }
+    cart(reward).then(function (c) {
+      return request("redeem", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(Object.assign({ reward_id: reward.id, idempotency_key: key }, c)) });
     }).then(function (result) {
       if (result.httpStatus === 202 && attempt < 8) {
-        // The first request with this key is still issuing: ask again, same key.
+        // Still issuing: ask again, same key.
         setTimeout(function () { redeem(reward, button, attempt + 1); }, 1000);
         return;
       }
@@ -203,25 +211,18 @@
       if (result.ok && result.code) {
         return load().then(function () {
           say(result.message);
-          var apply = root.querySelector('.lw-apply[data-code="' + result.code.code + '"]');
+          var apply = q('.lw-apply[data-code="' + result.code.code + '"]');
           if (apply) apply.focus();
         });
       }
-      say(result.message || t.error, true);
-      button.textContent = t.redeem;
-      button.disabled = false;
-    }).catch(function () {
-      // No answer: keep the key, so pressing again cannot spend twice.
-      say(t.error, true);
-      button.textContent = t.redeem;
-      button.disabled = false;
-    });
+      fail(result.message);
+    }).catch(function () { fail(); }); // no answer: keep the key (pressing again cannot spend twice)
   }
 
   function open() {
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
-    panel.querySelector(".lw-panel__close").focus();
+    q(".lw-panel__close").focus();
     if (!loaded) load();
   }
 
@@ -232,12 +233,12 @@
   }
 
   launcher.addEventListener("click", function () { if (panel.hidden) open(); else close(); });
-  panel.querySelector(".lw-panel__close").addEventListener("click", close);
+  q(".lw-panel__close").addEventListener("click", close);
   root.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && !panel.hidden) close();
   });
 
-  // Logged-in customers: balance on the launcher, fetched when idle (guests: no request until opened).
+  // Customers: balance on the launcher, fetched when idle (guests: nothing until opened).
   if (d.customer) {
     var idle = window.requestIdleCallback || function (fn) { return setTimeout(fn, 1500); };
     idle(function () { request("balance").then(showBadge).catch(function () {}); });

@@ -50,11 +50,12 @@
   }
 
   function offers(state) {
-    var when = state.holding_days ? t.when.replace("{days}", state.holding_days) : t.whenPaid;
+    var you = (state.holding_days ? t.when : t.whenPaid).replace("{reward}", state.referrer_reward)
+      .replace("{days}", state.holding_days);
     return section(t.friendGets, [
       el("p", { class: "rw-offer rw-offer--friend", text: state.friend_offer }),
       el("h3", { class: "rw-section__title", text: t.youGet }),
-      el("p", { class: "rw-offer rw-offer--you", text: state.referrer_reward + " " + when }),
+      el("p", { class: "rw-offer rw-offer--you", text: you }),
     ], "rw-offers");
   }
 

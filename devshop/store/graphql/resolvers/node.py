@@ -12,6 +12,8 @@ from ...models import (
     Product,
     ProductVariant,
     Refund,
+    StoreCreditAccount,
+    StoreCreditTransaction,
 )
 from ..registry import register
 from .common import ctx_installation, ctx_shop, granted_scopes, orders_visible_since
@@ -26,6 +28,8 @@ NODE_TYPES = {
     "ProductVariant": (ProductVariant, "read_products"),
     "DiscountCodeNode": (DiscountNode, "read_discounts"),
     "DiscountRedeemCodeBulkCreation": (DiscountRedeemCodeBulkCreation, "read_discounts"),
+    "StoreCreditAccount": (StoreCreditAccount, "read_store_credit_accounts"),
+    "StoreCreditAccountCreditTransaction": (StoreCreditTransaction, "read_store_credit_accounts"),
 }
 
 
