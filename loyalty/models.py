@@ -334,7 +334,7 @@ class Reward(ShopScopedModel):
             "Optional, percentage rewards only: the most the discount may take off. Shopify codes cannot cap a "
             "percentage, so when a customer redeems this reward from their cart the code becomes a fixed "
             "amount of the percentage of their cart subtotal (at most this cap), valid only on an order with "
-            "at least that subtotal. Redeemed without a cart, it is a plain percentage code without cap."
+            "at least that subtotal. Without a cart to work it out from, the customer is asked to fill their cart first."
         ),
     )
     product_variant_gid = models.CharField(max_length=100, blank=True, default="")

@@ -125,6 +125,10 @@ def redemption_reserve(
         currency = reward.currency or shop.currency
         cart = _cart_subtotal(cart_subtotal, cart_currency, currency)
         capped = capped_percentage_amount(reward, cart)
+        if reward.kind == Reward.Kind.PERCENTAGE and reward.percentage_cap is not None and capped is None:
+            # Shopify's code discounts have no maximum: a capped percentage can only be issued against a
+            # known cart (as a fixed amount). Without one we refuse rather than issue an uncapped code.
+            raise RedemptionRefused(_("Add the products to your cart first: this reward is worked out from your cart."))
         try:
             with transaction.atomic():
                 redemption = Redemption.objects.create(

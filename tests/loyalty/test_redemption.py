@@ -245,19 +245,33 @@ def test_the_rewards_own_minimum_subtotal_wins_when_higher_than_the_cart(shop, p
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("cart", "currency", "cap"), [
-    (None, "", Decimal("20")),          # no cart subtotal (redeemed outside a cart)
-    ("0", "EUR", Decimal("20")),        # an empty cart
-    ("84.50", "SEK", Decimal("20")),    # a cart in another presentment currency
-    ("nonsense", "EUR", Decimal("20")),
-    ("84.50", "EUR", None),             # no cap: always a percentage
+@pytest.mark.parametrize(("cart", "currency"), [
+    (None, ""),          # no cart subtotal (redeemed outside a cart)
+    ("0", "EUR"),        # an empty cart
+    ("84.50", "SEK"),    # a cart in another presentment currency
+    ("nonsense", "EUR"),
 ])
-def test_without_a_usable_cart_or_cap_a_percentage_code_is_created(shop, programme, fake_shopify, cart, currency, cap):
+def test_a_capped_reward_without_a_usable_cart_is_refused_and_costs_nothing(
+    shop, programme, fake_shopify, cart, currency
+):
+    # Shopify's codes have no maximum: an uncapped percentage code would break the merchant's cap.
     _give(shop, 300)
     reward = _capped(shop)
-    Reward.objects.filter(pk=reward.pk).update(percentage_cap=cap)
+    sent_before = len(fake_shopify.requests)
+    with pytest.raises(RedemptionRefused, match="cart"):
+        redemption_create(shop=shop, customer_shopify_id=CUSTOMER, reward_id=reward.pk,
+                          idempotency_key="c3", cart_subtotal=cart, cart_currency=currency)
+    assert len(fake_shopify.requests) == sent_before
+    assert PointsAccount.objects.get(shop=shop, customer_shopify_id=CUSTOMER).balance == 300
+
+
+@pytest.mark.django_db
+def test_without_a_cap_a_percentage_code_is_created(shop, programme, fake_shopify):
+    _give(shop, 300)
+    reward = _capped(shop)
+    Reward.objects.filter(pk=reward.pk).update(percentage_cap=None)
     redemption = redemption_create(shop=shop, customer_shopify_id=CUSTOMER, reward_id=reward.pk,
-                                   idempotency_key="c3", cart_subtotal=cart, cart_currency=currency)
+                                   idempotency_key="c3", cart_subtotal="84.50", cart_currency="EUR")
     assert redemption.status == Redemption.Status.ISSUED and redemption.cart_subtotal is None
     sent = fake_shopify.requests[-1]["variables"]["basicCodeDiscount"]
     assert sent["customerGets"]["value"] == {"percentage": 0.1}
