@@ -250,16 +250,16 @@ def _issue_store_credit(*, shop: Shop, redemption: Redemption) -> Redemption:
     except admin_api.UserErrors as exc:
         log.warning("store credit refused for redemption %s: %r", redemption.pk, exc)
         return redemption_fail(shop=shop, redemption_id=redemption.pk,
-                               message="The shop could not add store credit to your account. Your points are back.")
+                               message=_("The shop could not add store credit to your account. Your points are back."))
     except Exception as exc:
         # Store credit has no lookup by our reference: a lost answer is flagged for staff to check.
         log.warning("store credit for redemption %s got no answer: %r", redemption.pk, exc)
         return redemption_fail(shop=shop, redemption_id=redemption.pk, check_shopify=True,
-                               message="We could not reach the shop. Your points are back; please try again.")
+                               message=_("We could not reach the shop. Your points are back; please try again."))
     payload = (data or {}).get("storeCreditAccountCredit") or {}
     if payload.get("userErrors") or not payload.get("storeCreditAccountTransaction"):
         return redemption_fail(shop=shop, redemption_id=redemption.pk,
-                               message="The shop could not add store credit to your account. Your points are back.")
+                               message=_("The shop could not add store credit to your account. Your points are back."))
     with transaction.atomic():
         row = Redemption.objects.select_for_update().get(shop=shop, pk=redemption.pk)
         row.status, row.shopify_discount_gid = Status.USED, payload["storeCreditAccountTransaction"]["id"]
