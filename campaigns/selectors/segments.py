@@ -327,6 +327,8 @@ def catalogue(shop: Shop) -> list[SegmentInfo]:
         SegmentInfo("predicted_to_lapse", str(_("About to lapse")),
                     str(_("Repeat buyers who are overdue by their own rhythm but not lapsed yet."))),
         SegmentInfo("one_time", str(_("One-time buyers")), str(_("Exactly one order so far."))),
+        # "10 % of" is not a format directive (xgettext would read "% o" as one and break the catalogues):
+        # xgettext:no-python-format
         SegmentInfo("top_spenders", str(_("Top spenders")), str(_("The top 10 % of customers by net revenue."))),
         SegmentInfo("birthday_this_month", str(_("Birthday this month")),
                     str(_("Customers whose birth date falls in this month."))),
