@@ -204,7 +204,7 @@ def main() -> int:
 
     say(f"seeding {args.shop} (preset {args.preset}, {args.customers} customers; skipped when already seeded)")
     # One marker per store database, so a switch between the local and the embedded PostgreSQL reseeds.
-    seeded_marker = VAR / f"demo-seeded-{args.shop}-{hashlib.sha1(devshop_db_url.encode()).hexdigest()[:8]}"
+    seeded_marker = VAR / f"demo-seeded-{args.shop}-{hashlib.sha256(devshop_db_url.encode()).hexdigest()[:8]}"
     if args.reseed:
         seeded_marker.unlink(missing_ok=True)
     if not seeded_marker.exists():
