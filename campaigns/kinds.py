@@ -140,6 +140,7 @@ KINDS: dict[str, Kind] = {
         subject=_("Your reward is waiting, %(first_name)s"),
         heading=_("Don't forget your reward"),
         paragraphs=(_("You redeemed %(reward_name)s at %(shop_name)s and have not used it yet."),),
+        settings=(Setting("wait_days", _("Days after redeeming"), 7, 1, 60),),
         window=_("once per reward"),
     ),
     K.POINTS_EXPIRING: Kind(

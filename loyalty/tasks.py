@@ -105,6 +105,7 @@ def shop_maintenance(shop_id: int) -> dict[str, int]:
         "rewards_expired": len(services.redemptions_expire_due(shop=shop)),
         "redemptions_resolved": services.redemptions_resolve(shop=shop),
         "expiry_reminders": member_emails_expiry_reminders(shop=shop),
+        "rewards_waiting": services.rewards_waiting_remind(shop=shop),
     }
     log.info("loyalty maintenance of %s: %s", shop.domain, result)
     return result

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from shops.models import Shop
 
-from ..models import OrderEarning, PointsAccount, PointsEntry, Programme
+from ..models import OrderEarning, PointsAccount, PointsEntry, Programme, Redemption
 from .earning import BonusUnavailable, bonus_award, order_points_sync
 from .ledger import Posting, account_for_update, entry_post
 from .programme import programme_get
@@ -183,6 +184,35 @@ class Drift:
     ledger_net: int
     cached_pending: int
     ledger_pending: int
+
+
+def rewards_waiting_remind(*, shop: Shop, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Hand redeemed rewards still unused after the "Reward waiting" campaign's wait to that campaign,
+    which mails each at most once (its unique window per redemption). Nothing when the campaign is off."""
+    if not apps.is_installed("campaigns"):
+        return 0
+    from campaigns import kinds
+    from campaigns.models import Campaign
+    from campaigns.services.runs import campaign_reward_waiting
+
+    campaign = Campaign.objects.filter(shop=shop, kind=Campaign.Kind.REWARD_WAITING, enabled=True).first()
+    if campaign is None:
+        return 0
+    now = now or timezone.now()
+    waited = now - dt.timedelta(days=kinds.campaign_settings(campaign)["wait_days"])
+    due = (
+        Redemption.objects.filter(shop=shop, status=Redemption.Status.ISSUED, created_at__lte=waited)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .select_related("account", "reward")
+        .order_by("pk")[:limit]
+    )
+    handed = 0
+    for redemption in due:
+        if campaign_reward_waiting(shop=shop, customer_shopify_id=redemption.account.customer_shopify_id,
+                                   redemption_id=str(redemption.pk), reward_name=redemption.reward.name,
+                                   code=redemption.code) is not None:
+            handed += 1
+    return handed
 
 
 def ledger_reconcile(*, shop: Shop) -> list[Drift]:

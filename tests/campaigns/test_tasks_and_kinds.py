@@ -1,6 +1,7 @@
 """Beat runs campaigns per shop in its time zone; tasks run twice leave one effect; each kind selects
 the right customers; loyalty hooks send once per window."""
 import datetime as dt
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -175,3 +176,37 @@ def test_vip_tier_segment_reads_the_loyalty_programme(shop, other_shop, make_cus
     gold_members = set(segments.segment_customers(shop, f"vip:{keys['Gold']}").values_list("shopify_id", flat=True))
     assert gold_members == {members["a"], members["b"]}
     assert segments.segment_customers(other_shop, f"vip:{keys['Gold']}").count() == 0
+
+
+def test_unused_rewards_are_handed_to_the_reward_waiting_campaign_once(
+    shop, make_customer, django_capture_on_commit_callbacks, smtp, eager_celery
+):
+    from loyalty.models import PointsAccount, Redemption, Reward
+    from loyalty.services import rewards_waiting_remind
+
+    now = timezone.now()
+    # switched off: nothing is handed over
+    assert rewards_waiting_remind(shop=shop, now=now) == 0
+    _enable(shop, Campaign.Kind.REWARD_WAITING, wait_days=7)
+    reward = Reward.objects.create(shop=shop, name="5 EUR off", kind="fixed_amount", points_cost=500,
+                                   amount=Decimal("5"))
+
+    def redemption(customer, *, age_days, status="issued", expires_in_days=30):
+        account, _ = PointsAccount.objects.get_or_create(shop=shop, customer_shopify_id=customer,
+                                                         defaults={"last_activity_at": now, "enrolled_at": now})
+        created = now - dt.timedelta(days=age_days)
+        return Redemption.objects.create(
+            shop=shop, account=account, reward=reward, points=500, status=status, idempotency_key=f"k{customer}{age_days}",
+            code=f"LOY-{customer}-{age_days}", currency="EUR", created_at=created, updated_at=created,
+            expires_at=now + dt.timedelta(days=expires_in_days))
+
+    waiting = make_customer(shop, first_name="Mia")
+    redemption(waiting, age_days=8)
+    redemption(make_customer(shop), age_days=2)                    # not waited long enough yet
+    redemption(make_customer(shop), age_days=8, status="used")     # already used
+    redemption(make_customer(shop), age_days=8, expires_in_days=-1)  # expired
+    with django_capture_on_commit_callbacks(execute=True):
+        assert rewards_waiting_remind(shop=shop, now=now) == 1
+        assert rewards_waiting_remind(shop=shop, now=now) == 0  # once per redemption
+    assert len(smtp.messages) == 1
+    assert "5 EUR off" in smtp.messages[0].get_body(("plain",)).get_content()
