@@ -24,6 +24,8 @@ from django.db import connection, transaction
 
 from shops.models import Shop
 
+from .rollups import month_activity_rebuild, month_activity_refresh_affected
+
 AFFECTED_TABLE = "commerce_affected_customers"
 _FRESH_CUSTOMER = "commerce_fresh_customer_summary"
 _FRESH_MONTH = "commerce_fresh_month_summary"
@@ -104,6 +106,8 @@ def summaries_refresh_affected(cur, shop: Shop) -> int:
         cur.execute(f"DROP TABLE IF EXISTS {fresh}")
         select = insert.format(counted=counted).split("SELECT", 1)[1]
         cur.execute(f"CREATE TEMP TABLE {fresh} ON COMMIT DROP AS SELECT {select}", params)
+    # The rollup takes the difference of the stored and the fresh month rows: before they are replaced.
+    month_activity_refresh_affected(cur, shop, fresh=_FRESH_MONTH, affected=AFFECTED_TABLE)
     cur.execute(
         f"""INSERT INTO commerce_customersummary (
                 shop_id, customer_shopify_id, first_order_at, last_order_at, orders_count, net_revenue,
@@ -238,6 +242,7 @@ def summaries_rebuild(*, shop: Shop) -> RebuildResult:
         written += _rebuild_table(cur, params, table="commerce_customermonthsummary", diff=_DIFF_MONTH,
                                   insert_sql=_INSERT_MONTH, key=("customer_shopify_id", "month"),
                                   columns=_MONTH_COLUMNS)
+        written += month_activity_rebuild(cur, shop)
         cur.execute(
             """SELECT (SELECT count(*) FROM commerce_customersummary WHERE shop_id = %(shop)s),
                       (SELECT count(*) FROM commerce_customermonthsummary WHERE shop_id = %(shop)s)""",

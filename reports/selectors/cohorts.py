@@ -1,4 +1,4 @@
-"""Monthly acquisition cohorts from commerce_customermonthsummary (one row per customer and month).
+"""Monthly acquisition cohorts from commerce_monthactivity (customer-months counted by cohort and month).
 
 A customer's cohort is the calendar month (shop time zone) of their first counted order. For each
 cohort and each month offset k (0 = the acquisition month):
@@ -82,11 +82,11 @@ class CohortMatrix:
 
 
 # Every customer-month row carries its customer's cohort (commerce keeps `cohort_month` with the rest of the
-# row), so the matrix is one GROUP BY over the summary rows of the chosen cohorts: no join of every
-# customer-month with the customer summaries (60 ms instead of 1.1 s for 730,000 rows and 49 cohorts).
+# row), and commerce_monthactivity counts those rows by (cohort_month, month, ...): the matrix is one GROUP BY
+# over that rollup (86,000 rows for 730,000 customer-months and 49 cohorts), no join with the customers.
 _COHORT_SQL = """
-SELECT cohort_month, month, count(*), sum(net_revenue)
-FROM commerce_customermonthsummary
+SELECT cohort_month, month, sum(customers), sum(net_revenue)
+FROM commerce_monthactivity
 WHERE shop_id = %(shop)s AND cohort_month >= %(first)s AND cohort_month <= %(last)s
 GROUP BY 1, 2
 """

@@ -74,19 +74,18 @@ class MonthOrders:
 
 
 # New vs returning per month: a customer's orders in month M are new when M is their cohort month (the
-# month of their first counted order), returning when it is later. Whole months come from the month
-# summaries (cohort_month = month); orders of the partial end months are added, or subtracted from their
+# month of their first counted order), returning when it is later. Whole months come from the rollup of
+# the month summaries (commerce_monthactivity, which keeps cohort_month); orders of the partial end months are added, or subtracted from their
 # month's row, with the cohort month of that row (one unique-index lookup per such order, never a hash of
 # the whole month table). Guests from the
 # (shop, customer, processed_at) index with customer NULL.
 _MONTHLY_SQL = """
-SELECT month, sum(orders_count) FILTER (WHERE cohort_month = month),
-       sum(orders_count) FILTER (WHERE cohort_month < month), 0
-FROM commerce_customermonthsummary
+SELECT month, sum(orders) FILTER (WHERE cohort_month = month), sum(orders) FILTER (WHERE cohort_month < month), 0
+FROM commerce_monthactivity
 WHERE shop_id = %(shop)s AND month >= %(m0)s AND month < %(m1)s
 GROUP BY month
 UNION ALL
-(WITH rows AS (
+(WITH rows AS MATERIALIZED (  -- each order's cohort looked up once (inlined: once per FILTER below)
     SELECT e.month, (SELECT m.cohort_month FROM commerce_customermonthsummary m
                      WHERE m.shop_id = %(shop)s AND m.customer_shopify_id = e.customer_shopify_id
                        AND m.month = e.month), e.n

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from commerce.models import CustomerMonthSummary, CustomerSummary
+from commerce.models import CustomerMonthSummary, CustomerSummary, MonthActivity
 from commerce.services.summaries import summaries_rebuild
 from commerce.services.upsert import orders_upsert
 from commerce.services.webhooks import handle_order_webhook, handle_refund_webhook
@@ -27,6 +27,10 @@ def _snapshot(shop):
         sorted(CustomerMonthSummary.objects.filter(shop=shop).values_list(
             "customer_shopify_id", "month", "orders_count", "net_revenue", "cohort_month", "previous_month",
             "following_month")),
+        # the rollup of the month rows (commerce.services.rollups), kept by the same two paths
+        sorted(MonthActivity.objects.filter(shop=shop).values_list(
+            "month", "cohort_month", "previous_month", "following_month", "repeat_in_month", "customers", "orders",
+            "net_revenue"), key=str),
     )
 
 
@@ -103,3 +107,41 @@ def test_rebuild_repairs_every_kind_of_drift_and_writes_nothing_when_right(shop,
     assert _snapshot(shop) == right
     assert result.written == 5 and (result.customers, result.customer_months) == (3, len(right[1]))
     assert _snapshot(other_shop) == other
+
+
+def test_month_activity_is_the_month_rows_grouped_and_a_rebuild_repairs_it(shop, other_shop):
+    for s in (shop, other_shop):
+        for i, (customer, day) in enumerate(((1, 0), (1, 3), (1, 40), (2, 0), (3, 45), (3, 80))):
+            facts = order_facts(id=200 + i, name=f"#{200 + i}", customer_id=customer,
+                                processed_at=BASE + dt.timedelta(days=day), created_at=BASE + dt.timedelta(days=day),
+                                total=Decimal("10.00") * (i + 1), lines=[])
+            handle_order_webhook(shop=s, payload=rest_order(facts))
+    # Customer 1: December 2025 with two orders (a repeat month), then January 2026; customer 2: December
+    # only; customer 3: February then March 2026.
+    dec, jan, feb, mar = dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)
+    expected = sorted([
+        (dec, dec, None, jan, True, 1, 2, Decimal("30.000")),
+        (jan, dec, dec, None, False, 1, 1, Decimal("30.000")),
+        (dec, dec, None, None, False, 1, 1, Decimal("40.000")),
+        (feb, feb, None, mar, False, 1, 1, Decimal("50.000")),
+        (mar, feb, feb, None, False, 1, 1, Decimal("60.000")),
+    ], key=str)
+    assert _snapshot(shop)[2] == expected
+    # a cancelled order moves customer 1's December out of the repeat group: the delta, not a rebuild
+    handle_order_webhook(shop=shop, payload=rest_order(order_facts(
+        id=201, name="#201", customer_id=1, processed_at=BASE + dt.timedelta(days=3),
+        created_at=BASE + dt.timedelta(days=3), updated_at=BASE + dt.timedelta(days=200),
+        cancelled_at=BASE + dt.timedelta(days=4), cancel_reason="customer", total=Decimal("20.00"), lines=[])))
+    after_cancel = _snapshot(shop)[2]
+    assert (dec, dec, None, jan, False, 1, 1, Decimal("10.000")) in after_cancel
+    assert not [row for row in after_cancel if row[4]], "no repeat group left, and no empty group kept"
+    other = _snapshot(other_shop)
+    # drift: a group with a wrong count, a missing group, a stray group
+    MonthActivity.objects.filter(shop=shop, month=feb).update(customers=9)
+    MonthActivity.objects.filter(shop=shop, month=mar).delete()
+    MonthActivity.objects.create(shop=shop, month=dt.date(2020, 1, 1), cohort_month=dt.date(2020, 1, 1),
+                                 repeat_in_month=False, customers=1, orders=1, net_revenue=Decimal(1))
+    assert summaries_rebuild(shop=shop).written == 3
+    assert _snapshot(shop)[2] == after_cancel
+    assert _snapshot(other_shop) == other
+    assert summaries_rebuild(shop=shop).written == 0

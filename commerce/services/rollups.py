@@ -1,0 +1,99 @@
+# ruff: noqa: S608 - f-strings interpolate only this module's table-name constants; every value is a query parameter
+"""MonthActivity: CustomerMonthSummary rows counted per (month, cohort_month, previous_month,
+following_month, repeat_in_month), kept equal to a GROUP BY of the month summaries.
+
+Both ways of changing the month summaries keep it, under the shop's order-write lock
+(commerce.services.upsert._lock_shop_orders), so no two writers of a shop interleave:
+- `month_activity_refresh_affected`: the order upsert's incremental path, BEFORE the affected customers'
+  month rows are replaced: subtracts their stored rows, adds their fresh ones (a delta of a few groups).
+- `month_activity_rebuild`: after `summaries_rebuild`, from the month summaries of the whole shop; only
+  groups that differ are written (a repair of a correct rollup writes nothing).
+"""
+from __future__ import annotations
+
+from shops.models import Shop
+
+TABLE = "commerce_monthactivity"
+_KEY = ("month", "cohort_month", "previous_month", "following_month", "repeat_in_month")
+_VALUES = ("customers", "orders", "net_revenue")
+# The month summary columns a group is made of (repeat_in_month from orders_count).
+_GROUP_OF_ROW = "month, cohort_month, previous_month, following_month, orders_count > 1"
+
+_UPSERT_DELTA = f"""
+INSERT INTO {TABLE} AS r (shop_id, {", ".join(_KEY)}, {", ".join(_VALUES)})
+SELECT %(shop)s, month, cohort_month, previous_month, following_month, repeat_in_month,
+       sum(sign)::integer, sum(sign * orders_count), sum(sign * net_revenue)
+FROM (
+    SELECT {_GROUP_OF_ROW}, 1, orders_count, net_revenue
+    FROM {{fresh}}
+    UNION ALL
+    SELECT s.month, s.cohort_month, s.previous_month, s.following_month, s.orders_count > 1, -1,
+           s.orders_count, s.net_revenue
+    FROM commerce_customermonthsummary s JOIN {{affected}} a ON a.customer_shopify_id = s.customer_shopify_id
+    WHERE s.shop_id = %(shop)s
+) d (month, cohort_month, previous_month, following_month, repeat_in_month, sign, orders_count, net_revenue)
+GROUP BY month, cohort_month, previous_month, following_month, repeat_in_month
+-- a customer whose rows did not change contributes +1 and -1 to the same group: nothing to write
+HAVING sum(sign) <> 0 OR sum(sign * orders_count) <> 0 OR sum(sign * net_revenue) <> 0
+ON CONFLICT (shop_id, {", ".join(_KEY)}) DO UPDATE SET
+    customers = r.customers + excluded.customers, orders = r.orders + excluded.orders,
+    net_revenue = r.net_revenue + excluded.net_revenue
+RETURNING id, customers
+"""
+
+
+def month_activity_refresh_affected(cur, shop: Shop, *, fresh: str, affected: str) -> None:
+    """Apply the change of the affected customers' month rows to the rollup: call it after `fresh` (the
+    customers' recomputed month rows, same columns as the month summary) is built and BEFORE the stored
+    month rows are replaced by them."""
+    cur.execute(_UPSERT_DELTA.format(fresh=fresh, affected=affected), {"shop": shop.pk})
+    # A group whose last customer moved away is removed, so the table holds only groups that exist.
+    empty = [row_id for row_id, customers in cur.fetchall() if customers == 0]
+    if empty:
+        cur.execute(f"DELETE FROM {TABLE} WHERE shop_id = %(shop)s AND id = ANY(%(ids)s)",
+                    {"shop": shop.pk, "ids": empty})
+
+
+# NULL months compare as equal in the join (IS NOT DISTINCT FROM is not hashable; a date no summary can
+# hold stands in for NULL).
+_NULL_DATE = "'0001-01-01'::date"
+
+
+def _join_key(alias: str, column: str) -> str:
+    if column in ("previous_month", "following_month"):
+        return f"coalesce({alias}.{column}, {_NULL_DATE})"
+    return f"{alias}.{column}"
+
+
+_REBUILD_DIFF = f"""
+CREATE TEMP TABLE commerce_month_activity_diff ON COMMIT DROP AS
+SELECT s.id, {", ".join(f"coalesce(f.{k}, s.{k}) AS {k}" if k not in ("previous_month", "following_month")
+                         else f"CASE WHEN f.month IS NOT NULL THEN f.{k} ELSE s.{k} END AS {k}" for k in _KEY)},
+       {", ".join(f"f.{v}" for v in _VALUES)}, f.month IS NOT NULL AS counted
+FROM (SELECT {_GROUP_OF_ROW} AS repeat_in_month, count(*)::integer AS customers, sum(orders_count) AS orders,
+             sum(net_revenue) AS net_revenue
+      FROM commerce_customermonthsummary WHERE shop_id = %(shop)s
+      GROUP BY 1, 2, 3, 4, 5) f (month, cohort_month, previous_month, following_month, repeat_in_month,
+                                  customers, orders, net_revenue)
+FULL JOIN (SELECT * FROM {TABLE} WHERE shop_id = %(shop)s) s
+  ON {" AND ".join(f"{_join_key('s', k)} = {_join_key('f', k)}" for k in _KEY)}
+WHERE ({", ".join(f"f.{v}" for v in _VALUES)}) IS DISTINCT FROM ({", ".join(f"s.{v}" for v in _VALUES)})
+"""
+
+
+def month_activity_rebuild(cur, shop: Shop) -> int:
+    """Make the shop's rollup equal to a GROUP BY of its month summaries; returns the rows written."""
+    params = {"shop": shop.pk}
+    cur.execute("DROP TABLE IF EXISTS commerce_month_activity_diff")
+    cur.execute(_REBUILD_DIFF, params)
+    cur.execute(f"""DELETE FROM {TABLE} t USING commerce_month_activity_diff d
+                    WHERE t.shop_id = %(shop)s AND t.id = d.id AND NOT d.counted""", params)
+    written = cur.rowcount
+    cur.execute(f"""UPDATE {TABLE} t SET {", ".join(f"{v} = d.{v}" for v in _VALUES)}
+                    FROM commerce_month_activity_diff d
+                    WHERE t.shop_id = %(shop)s AND t.id = d.id AND d.counted""", params)
+    written += cur.rowcount
+    cur.execute(f"""INSERT INTO {TABLE} (shop_id, {", ".join(_KEY)}, {", ".join(_VALUES)})
+                    SELECT %(shop)s, {", ".join(_KEY)}, {", ".join(_VALUES)} FROM commerce_month_activity_diff
+                    WHERE counted AND id IS NULL""", params)
+    return written + cur.rowcount
