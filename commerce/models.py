@@ -254,8 +254,12 @@ class CustomerMonthSummary(ShopScopedModel):
 
     class Meta:
         constraints = [
+            # INCLUDE orders_count: the period reports look up the orders of a few thousand customers
+            # (those with orders in a range's partial end months) in their whole months with an
+            # index-only scan (a third of the time of visiting 20,000 heap rows).
             models.UniqueConstraint(
-                fields=["shop", "customer_shopify_id", "month"], name="commerce_custmonth_uniq"
+                fields=["shop", "customer_shopify_id", "month"], name="commerce_custmonth_uniq",
+                include=["orders_count"],
             ),
         ]
         indexes = [models.Index(fields=["shop", "month"], name="commerce_custmonth_month")]

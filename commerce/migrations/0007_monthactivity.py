@@ -1,6 +1,7 @@
 """MonthActivity: the rollup of CustomerMonthSummary that period reports and the cohort matrix read.
 
-Filled here from the existing month summaries, grouped as commerce.services.rollups groups them.
+Filled here from the existing month summaries, grouped as commerce.services.rollups groups them. The
+month summaries' unique index gets orders_count as an included column.
 """
 
 import django.db.models.deletion
@@ -45,4 +46,13 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunSQL(FILL, migrations.RunSQL.noop),
+        # The month summaries' unique index carries orders_count for index-only lookups (reports.selectors.periods).
+        migrations.RemoveConstraint(model_name="customermonthsummary", name="commerce_custmonth_uniq"),
+        migrations.AddConstraint(
+            model_name="customermonthsummary",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "customer_shopify_id", "month"), name="commerce_custmonth_uniq",
+                include=("orders_count",),
+            ),
+        ),
     ]

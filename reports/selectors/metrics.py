@@ -50,22 +50,41 @@ class ActiveWindow:
     repeat_customers_used: int
 
 
+# Each repeat customer's average days between orders, rounded UP to whole days, counted per value: the
+# window is the ceiling of a percentile, and the ceiling of the k-th smallest average is the k-th smallest
+# ceiling, so this histogram gives exactly ceil(percentile_disc(...)) without sorting 100,000+ numerics.
+# Integer arithmetic on microseconds keeps the ceiling exact: date_part('epoch', t) is a float8 of
+# microseconds ÷ 10^6, and × 10^6 rounded gives the integer back for any date before the year 2255
+# (below 2^53 µs, the float's error stays under half a microsecond). ~4x faster than the numeric
+# extract(epoch ...) / 86400.0 / (n − 1) on 136,000 repeat customers.
+_GAP_HISTOGRAM_SQL = """
+SELECT (gap_us + day_us - 1) / day_us AS days, count(*)
+FROM (SELECT round(date_part('epoch', last_order_at) * 1e6)::bigint
+             - round(date_part('epoch', first_order_at) * 1e6)::bigint AS gap_us,
+             86400000000::bigint * (orders_count - 1) AS day_us
+      FROM commerce_customersummary WHERE shop_id = %(shop)s AND orders_count > 1) g
+GROUP BY 1
+"""
+
+
 def active_window_days(shop: Shop, setting: int | None = None) -> ActiveWindow:
     """The activity window W (see module docstring): the merchant's setting, or derived from the data."""
     with report_cursor() as cur:
-        cur.execute(
-            """SELECT count(*), percentile_disc(%(pct)s) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM last_order_at - first_order_at) / 86400.0 / (orders_count - 1))
-               FROM commerce_customersummary WHERE shop_id = %(shop)s AND orders_count > 1""",
-            {"shop": shop.pk, "pct": AUTO_WINDOW_PERCENTILE},
-        )
-        repeaters, gap = cur.fetchone()
+        cur.execute(_GAP_HISTOGRAM_SQL, {"shop": shop.pk})
+        histogram = sorted(cur.fetchall())
+    repeaters = sum(n for _days, n in histogram)
     if setting:
         return ActiveWindow(int(setting), False, repeaters)
-    if repeaters < AUTO_WINDOW_MIN_REPEATERS or gap is None:
+    if repeaters < AUTO_WINDOW_MIN_REPEATERS:
         return ActiveWindow(AUTO_WINDOW_DEFAULT_DAYS, True, repeaters)
-    days = min(max(math.ceil(float(gap)), AUTO_WINDOW_MIN_DAYS), AUTO_WINDOW_MAX_DAYS)
-    return ActiveWindow(days, True, repeaters)
+    # percentile_disc(p): the value at 1-based position ceil(p × n) of the sorted values
+    position = math.ceil(Decimal(str(AUTO_WINDOW_PERCENTILE)) * repeaters)
+    seen = 0
+    for days, n in histogram:
+        seen += n
+        if seen >= position:
+            break
+    return ActiveWindow(min(max(int(days), AUTO_WINDOW_MIN_DAYS), AUTO_WINDOW_MAX_DAYS), True, repeaters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +181,6 @@ SELECT
     (SELECT orders FROM per),
     (SELECT repeaters FROM per),
     (SELECT net FROM per),
-    (SELECT count(*) FROM commerce_customersummary
-     WHERE shop_id = %(shop)s AND first_order_at >= %(lo)s AND first_order_at < %(hi)s),
     ({start_count}),
     ({end_count}),
     (SELECT count(*) FROM commerce_order
@@ -179,7 +196,9 @@ _ACTIVE_FROM_ACTIVITY = "SELECT t.customers FROM ({act}) AS t (customers, orders
 _ACTIVE_FROM_LAST_ORDER = """SELECT count(*) FROM commerce_customersummary
     WHERE shop_id = %(shop)s AND last_order_at >= %({name})s"""
 
-# The second order's time is on the customer summary (commerce.services.summaries keeps it).
+# The period's new customers (first order in it) and their second order's time, both on the customer
+# summary (commerce.services.summaries keeps second_order_at): one pass gives the count and the gaps
+# (d is NULL for a customer without a second order; the aggregates skip NULLs).
 # MATERIALIZED: d is computed once per customer, not once per aggregate that reads it (AT TIME ZONE with a
 # zone name is the costly part; inlined, the nine aggregates below made 150 ms of it on 42,000 customers).
 _SECOND_ORDER_SQL = """
@@ -187,23 +206,21 @@ WITH gaps AS MATERIALIZED (
     SELECT (s.second_order_at AT TIME ZONE %(tz)s)::date - (s.first_order_at AT TIME ZONE %(tz)s)::date AS d
     FROM commerce_customersummary s
     WHERE s.shop_id = %(shop)s AND s.first_order_at >= %(lo)s AND s.first_order_at < %(hi)s
-      AND s.second_order_at IS NOT NULL
 )
-SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY d), {buckets} FROM gaps
+SELECT count(*), count(d), percentile_cont(0.5) WITHIN GROUP (ORDER BY d), {buckets} FROM gaps
 """
 
 
-def _second_order_gaps(cur, params: dict, acquired: int) -> SecondOrderGaps:
+def _second_order_gaps(cur, params: dict) -> SecondOrderGaps:
     bounds = (-1, *SECOND_ORDER_BUCKETS)
     buckets = ", ".join(
         f"count(*) FILTER (WHERE d > {lo} AND d <= {hi})" for lo, hi in zip(bounds, bounds[1:], strict=False)
     ) + f", count(*) FILTER (WHERE d > {SECOND_ORDER_BUCKETS[-1]})"
     cur.execute(_SECOND_ORDER_SQL.format(buckets=buckets), params)
-    row = cur.fetchone()
-    counts = row[2:]
+    acquired, with_second, median, *counts = cur.fetchone()
     labels: list[int | None] = [*SECOND_ORDER_BUCKETS, None]
-    median = Decimal(str(row[1])) if row[1] is not None else None
-    return SecondOrderGaps(acquired, row[0], median, tuple(zip(labels, counts, strict=True)))
+    median = Decimal(str(median)) if median is not None else None
+    return SecondOrderGaps(acquired, with_second, median, tuple(zip(labels, counts, strict=True)))
 
 
 def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
@@ -237,16 +254,17 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
             counts.append(_ACTIVE_FROM_ACTIVITY.format(act=source.sql))
     with report_cursor() as cur:
         cur.execute(_PERIOD_SQL.format(act=act.sql, start_count=counts[0], end_count=counts[1]), params)
-        customers, customer_orders, repeaters, customer_revenue, new, at_start, at_end, guests, guest_revenue = \
+        customers, customer_orders, repeaters, customer_revenue, at_start, at_end, guests, guest_revenue = \
             cur.fetchone()
         if active_counts is not None:
             for window_end, count in ((period.start, at_start), (end_exclusive, at_end)):
                 if dt.datetime.combine(window_end, dt.time.min, tzinfo=tz) <= now:
                     active_counts[(window_end, window.days)] = count
-        returning = customers - new
-        orders = int(customer_orders) + guests
-        revenue = Decimal(customer_revenue) + Decimal(guest_revenue)
-        second = _second_order_gaps(cur, params, new)
+        second = _second_order_gaps(cur, params)
+    new = second.acquired
+    returning = customers - new
+    orders = int(customer_orders) + guests
+    revenue = Decimal(customer_revenue) + Decimal(guest_revenue)
     return PeriodMetrics(
         period=period, currency=shop.currency, window_days=window.days, gross_margin=gross_margin,
         orders=orders, net_revenue=Decimal(revenue), guest_orders=guests, customers=customers,

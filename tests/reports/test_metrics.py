@@ -109,6 +109,22 @@ def test_automatic_window_follows_the_shops_rhythm(shop):
     assert selectors.active_window_days(shop).days == 40
 
 
+def test_automatic_window_is_the_ceiling_of_the_percentile_exactly(shop, other_shop):
+    # 30 repeat customers; the 80th percentile is the 24th smallest average gap. With 24 gaps of exactly
+    # 33 days it is 33 (whole days stay whole: no float round-up to 34); when the 24th is 33 days and
+    # one second, the window is its ceiling, 34.
+    def gaps(exact: int) -> list:
+        return ([dt.timedelta(days=33)] * exact + [dt.timedelta(days=33, seconds=1)] * (25 - exact)
+                + [dt.timedelta(days=100)] * 5)
+
+    base = dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC)  # UTC: Berlin's wall clock would shift an hour in March
+    for target, exact in ((shop, 24), (other_shop, 23)):
+        orders_upsert(shop=target, orders=[order(500 + c * 3 + k, 500 + c, base + gap * k, "10.00")
+                                           for c, gap in enumerate(gaps(exact)) for k in range(3)])
+    assert selectors.active_window_days(shop) == ActiveWindow(33, True, 30)
+    assert selectors.active_window_days(other_shop) == ActiveWindow(34, True, 30)
+
+
 def test_other_shop_sees_nothing(shop, other_shop, orders):
     m = selectors.period_metrics(other_shop, JAN_MAR, window=WINDOW_90)
     assert (m.orders, m.customers, m.active_at_start, m.new_customers) == (0, 0, 0, 0)
