@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from shops.embedded import embedded_view, session_token_required
 
 from . import exports, selectors
+from .concurrency import run_together
 from .models import ClvFit
 from .presentation import LOYALTY_ROWS, SEGMENT_DESCRIPTIONS, SEGMENT_LABELS, metric_cards
 from .selectors.periods import Comparison
@@ -168,13 +169,24 @@ def _metrics_context(request: HttpRequest, shop) -> dict:
     period = _period(request, shop)
     compare, comparison = _comparison(request, period)
     report_settings = report_settings_get(shop)
-    window = selectors.active_window_days(shop, report_settings.active_window_days)
     margin = report_settings.gross_margin
-    active_counts: dict = {}  # this request's active-customer counts, shared by the two periods
-    current = selectors.period_metrics(shop, period, window=window, gross_margin=margin, active_counts=active_counts)
-    previous = (selectors.period_metrics(shop, comparison, window=window, gross_margin=margin,
-                                         active_counts=active_counts)
-                if comparison else None)
+    periods = [period, comparison] if comparison else [period]
+    # Two rounds of independent reads on two connections (reports.concurrency): the activity window and
+    # both periods' second-order gaps; then each period's numbers, which need the window. When they run
+    # together, the previous period computes its own end count (the current period's start count) instead
+    # of waiting for it.
+    window, gaps = run_together(
+        lambda: selectors.active_window_days(shop, report_settings.active_window_days),
+        lambda: selectors.second_order_gaps(shop, periods),
+    )
+    active_counts: dict = {}  # this request's active-customer counts, shared when run in turn
+    current, previous = run_together(
+        lambda: selectors.period_metrics(shop, period, window=window, gross_margin=margin,
+                                         active_counts=active_counts, second_order=gaps[0]),
+        lambda: (selectors.period_metrics(shop, comparison, window=window, gross_margin=margin,
+                                          active_counts=active_counts, second_order=gaps[1])
+                 if comparison else None),
+    )
     histogram = current.second_order.histogram
     labels = []
     lower = 0

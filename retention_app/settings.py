@@ -94,6 +94,9 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Database connections one report request may use at once for its independent reads (reports.concurrency);
+# 1 reads everything on the request's own connection.
+REPORT_READ_THREADS = int(env("REPORT_READ_THREADS", "2") or 2)
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

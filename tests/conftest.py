@@ -4,6 +4,17 @@ from django.utils import timezone
 pytest_plugins = ["tests.devshop_harness"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _report_read_pool(django_db_setup, django_db_blocker):
+    """The report pages' read threads (reports.concurrency) keep a connection to the test database: close
+    them before it is dropped."""
+    yield
+    from reports.concurrency import shutdown
+
+    with django_db_blocker.unblock():
+        shutdown()
+
+
 @pytest.fixture
 def shop(db):
     from shops.models import Shop

@@ -13,6 +13,7 @@ from .metrics import (
     active_window_days,
     customer_base,
     period_metrics,
+    second_order_gaps,
 )
 from .periods import (
     Comparison,
@@ -44,5 +45,5 @@ __all__ = [
     "SecondOrderGaps", "Segment", "active_window_days", "clv_fit_current", "clv_fit_latest", "cohort_matrix",
     "comparison_range", "customer_base", "default_range", "loyalty_impact", "monthly_new_vs_returning", "overview",
     "period_metrics", "predicted_customers", "prediction_summary", "rfm_overview", "rfm_segment_customer_ids",
-    "rfm_segment_customers", "shop_today", "shop_tz",
+    "rfm_segment_customers", "second_order_gaps", "shop_today", "shop_tz",
 ]

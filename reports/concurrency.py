@@ -1,0 +1,83 @@
+"""Independent report reads of one request, run at the same time on two database connections.
+
+A report page such as the metrics page asks PostgreSQL several questions that do not depend on each other
+(the period, its comparison period, the activity window, the second-order gaps). One connection answers
+them one after another on one core; two connections use both of this machine's cores. The reads are
+read-only (reports.selectors.periods.report_cursor), so nothing about their results depends on running
+them together.
+
+The pool's threads are long-lived and keep their database connection between requests like a web
+thread does (CONN_MAX_AGE and the health check apply: `close_old_connections` before each call). Inside
+a transaction (a test's, or any caller's atomic block) everything runs in the calling thread: another
+connection could not see that transaction's rows.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+_pool: ThreadPoolExecutor | None = None
+_free: threading.BoundedSemaphore | None = None
+_setup = threading.Lock()
+
+
+def _executor() -> tuple[ThreadPoolExecutor, threading.BoundedSemaphore]:
+    global _pool, _free
+    with _setup:
+        if _pool is None:
+            size = max(1, settings.REPORT_READ_THREADS - 1)
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="report-read")
+            _free = threading.BoundedSemaphore(size)
+    return _pool, _free
+
+
+def _in_pool_thread(call: Callable[[], Any]) -> Any:
+    close_old_connections()
+    try:
+        return call()
+    except Exception:
+        # The connection may be in an unknown state: drop it rather than hand it to the next call.
+        connection.close()
+        raise
+
+
+def run_together(*calls: Callable[[], Any]) -> list[Any]:
+    """Call each zero-argument function and return their results in order; the first runs in this
+    thread, the others in the pool at the same time when a pool thread is free (otherwise in this
+    thread after the first: a busy process does not queue requests behind each other's reads).
+    Exceptions propagate."""
+    if len(calls) < 2 or settings.REPORT_READ_THREADS < 2 or connection.in_atomic_block:
+        return [call() for call in calls]
+    pool, free = _executor()
+    pending: list[Future | Callable[[], Any]] = []
+    for call in calls[1:]:
+        if free.acquire(blocking=False):
+            future = pool.submit(_in_pool_thread, call)
+            future.add_done_callback(lambda _f: free.release())
+            pending.append(future)
+        else:
+            pending.append(call)
+    try:
+        first = calls[0]()
+    finally:
+        # Wait for every submitted read, even when the first failed, so none outlives the request.
+        results = [item.result() if isinstance(item, Future) else None for item in pending]
+    return [first, *[item() if not isinstance(item, Future) else result
+                     for item, result in zip(pending, results, strict=True)]]
+
+
+def shutdown() -> None:
+    """Close the pool threads' database connections and stop the threads (test teardown, before the
+    test database is dropped)."""
+    global _pool, _free
+    with _setup:
+        pool, _pool, _free = _pool, None, None
+    if pool is not None:
+        for _ in range(pool._max_workers):  # noqa: SLF001 - one close per thread the pool may have started
+            pool.submit(lambda: connection.close()).result()  # resolved in the pool thread: its own connection
+        pool.shutdown(wait=True)
