@@ -87,12 +87,21 @@ def _decode_payload(body: bytes) -> tuple[str, bool]:
     return text, isinstance(parsed, dict)
 
 
-# The table name comes from the model; every value is a query parameter.
+# The table names come from the models; every value is a query parameter.
+#
+# One statement, one round trip: the shop's id is looked up inside the INSERT (a scalar subquery on the
+# unique shops_shop.domain index) rather than by a query of its own before it. It is read in the same
+# snapshot as the insert, so it is never stale: no cache of domain -> id to invalidate when a shop is
+# (re)installed, and NULL exactly when no Shop row exists yet (the delivery is kept all the same, see
+# WebhookDelivery). Outside a transaction the statement commits on its own (Django's autocommit, with
+# PostgreSQL's synchronous_commit as configured: durable when it returns), which saves the BEGIN and
+# COMMIT round trips an atomic block around a single statement would cost.
 _INSERT = f"""
 INSERT INTO {WebhookDelivery._meta.db_table}
     (shop_id, shop_domain, topic, webhook_id, event_id, api_version, triggered_at, payload, payload_is_json,
      received_at, status, attempts, next_attempt_at, enqueued_at, processed_at, last_error, redacted_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, NULL, %s, %s, %s, NULL)
+VALUES ((SELECT id FROM {Shop._meta.db_table} WHERE domain = %s),
+        %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, NULL, %s, %s, %s, NULL)
 ON CONFLICT DO NOTHING
 RETURNING id
 """  # noqa: S608
@@ -117,29 +126,29 @@ def webhook_delivery_store(
     payload, is_json = _decode_payload(body)
     status = WebhookDelivery.Status.RECEIVED if is_json else WebhookDelivery.Status.FAILED
     error = "" if is_json else "the body is not a UTF-8 JSON object; kept for inspection, not processed"
-    shop_id = Shop.objects.filter(domain=shop_domain).values_list("pk", flat=True).first()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT,
-                [shop_id, shop_domain, topic, webhook_id, event_id, api_version, triggered_at, payload, is_json,
-                 now, status, now if is_json else None, None if is_json else now, error],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            existing = (
-                WebhookDelivery.objects.filter(shop_domain=shop_domain, webhook_id=webhook_id).values_list("pk", flat=True).first()
-                or (event_id and WebhookDelivery.objects.filter(shop_domain=shop_domain, topic=topic, event_id=event_id)
-                    .values_list("pk", flat=True).first())
-                or None
-            )
-            logger.info("duplicate webhook %s %s for %s (of delivery %s)", topic, webhook_id, shop_domain, existing)
-            return StoredDelivery(existing, created=False)
-        delivery_id = row[0]
-        if is_json:
-            transaction.on_commit(lambda: webhook_delivery_enqueue(delivery_id))
-        else:
-            logger.error("webhook %s %s for %s has a body that is not a JSON object", topic, webhook_id, shop_domain)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT,
+            [shop_domain, shop_domain, topic, webhook_id, event_id, api_version, triggered_at, payload, is_json,
+             now, status, now if is_json else None, None if is_json else now, error],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        existing = (
+            WebhookDelivery.objects.filter(shop_domain=shop_domain, webhook_id=webhook_id).values_list("pk", flat=True).first()
+            or (event_id and WebhookDelivery.objects.filter(shop_domain=shop_domain, topic=topic, event_id=event_id)
+                .values_list("pk", flat=True).first())
+            or None
+        )
+        logger.info("duplicate webhook %s %s for %s (of delivery %s)", topic, webhook_id, shop_domain, existing)
+        return StoredDelivery(existing, created=False)
+    delivery_id = row[0]
+    if is_json:
+        # After commit: at once when the INSERT committed by itself (autocommit), or when the caller's
+        # transaction commits if there is one. The row is stored either way before Shopify gets its 200.
+        transaction.on_commit(lambda: webhook_delivery_enqueue(delivery_id))
+    else:
+        logger.error("webhook %s %s for %s has a body that is not a JSON object", topic, webhook_id, shop_domain)
     return StoredDelivery(delivery_id, created=True)
 
 
