@@ -144,22 +144,24 @@ def seed(customers: int, orders: int) -> int:
         buf = io.StringIO()
         for i in range(customers):
             created = first_seen.get(i, start).isoformat()
-            buf.write(f"{shop.pk}\t{i + 1}\tFirst{i}\tLast{i}\tc{i}@example.com\t\tsubscribed\t\t{{}}\t"
+            buf.write(f"{shop.pk}\t{i + 1}\tFirst{i}\tLast{i}\tc{i}@example.com\t\tsubscribed\t{{}}\t"
                       f"{created}\t{created}\t{created}\n")
         buf.seek(0)
         cur.cursor.copy_expert(
             "COPY commerce_customer (shop_id, shopify_id, first_name, last_name, email, phone, "
-            "email_marketing_state, sms_marketing_state, tags, created_at, updated_at, synced_at) FROM STDIN", buf)
+            "email_marketing_state, tags, created_at, updated_at, synced_at) FROM STDIN", buf)
         buf = io.StringIO()
         refund_buf = io.StringIO()
         iso = processed.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-        for i in range(n):
-            oid = 5_000_000_000_000 + i
+        # In time order, as a real shop's orders arrive (and Shopify's ids grow): the table's physical
+        # order is then the production one, which the date-range index scans of the reports depend on.
+        for rank, i in enumerate(np.argsort(t_all, kind="stable")):
+            oid = 5_000_000_000_000 + rank
             cid = "\\N" if cust_all[i] == 0 else str(int(cust_all[i]))
             ts = iso[i]
             total = f"{totals[i]:.2f}"
             buf.write(
-                f"{shop.pk}\t{oid}\t#{1000 + i}\t{cid}\t\t{ts}\t{ts}\t{ts}\t"
+                f"{shop.pk}\t{oid}\t#{1000 + rank}\t{cid}\t\t{ts}\t{ts}\t{ts}\t"
                 f"{ts if cancelled[i] else chr(92) + 'N'}\t\tpaid\tfulfilled\tEUR\tEUR\t{total}\t0\t0\t0\t{total}\t"
                 f"{refunded[i]:.2f}\t{{}}\t\t\t{'t' if test[i] else 'f'}\t{ts}\n")
             if refunded[i] > 0:
@@ -369,6 +371,9 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed-only", action="store_true")
+    # "rebuild": only the summaries_rebuild comparison (pandas, repair, from empty; interleaved), without
+    # the report contenders, the CLV fits and the page timings.
+    parser.add_argument("--only", choices=["rebuild"], default=None)
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -411,7 +416,15 @@ def main() -> None:
                 cur.execute(f"VACUUM {table}")  # one statement each: VACUUM refuses a multi-statement string
         t0 = time.perf_counter()
         summaries_rebuild(shop=shop)
-        return time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        # Not timed: the first read of freshly inserted rows sets their hint bits (it dirties and writes
+        # every page). Without this VACUUM the next repair in the loop paid that for these 930,000 rows
+        # (+1-2 s, a cost of this benchmark's order, not of a repair: in production the rows a rebuild
+        # inserted are read first by reports and autovacuum long before any repair).
+        with connection.cursor() as cur:
+            for table in ("commerce_customersummary", "commerce_customermonthsummary"):
+                cur.execute(f"VACUUM {table}")
+        return elapsed
 
     summaries_rebuild(shop=shop)  # an interrupted earlier run may have left them empty
     contenders = {
@@ -420,6 +433,8 @@ def main() -> None:
         "ours": lambda: ours(shop),
         "repair": lambda: summaries_rebuild(shop=shop),
     }
+    if args.only == "rebuild":
+        del contenders["naive"], contenders["ours"]
     samples: dict[str, list[float]] = {name: [] for name in [*contenders, "empty"]}
     for fn in contenders.values():
         fn()  # warm-up
@@ -433,16 +448,22 @@ def main() -> None:
         for table in ("commerce_customersummary", "commerce_customermonthsummary"):
             cur.execute(f"VACUUM ANALYZE {table}")
     med = {name: statistics.median(values) for name, values in samples.items()}
-    pandas_t, ours_t = med["pandas"], med["ours"]
+    pandas_t = med["pandas"]
     print(f"\nfull report set (repeat rate + cohort matrix + RFM), median of {args.repeat} interleaved runs:")
     print(f"  pandas pipeline (load + compute): {pandas_t * 1000:8.0f} ms (max {max(samples['pandas']) * 1000:.0f})")
-    print(f"  naive SQL over orders:            {med['naive'] * 1000:8.0f} ms")
-    print(f"  ours (summaries):                 {ours_t * 1000:8.0f} ms (max {max(samples['ours']) * 1000:.0f})")
-    print(f"  ratio pandas / ours:              {pandas_t / ours_t:8.1f}x")
+    if args.only is None:
+        ours_t = med["ours"]
+        print(f"  naive SQL over orders:            {med['naive'] * 1000:8.0f} ms")
+        print(f"  ours (summaries):                 {ours_t * 1000:8.0f} ms (max {max(samples['ours']) * 1000:.0f})")
+        print(f"  ratio pandas / ours:              {pandas_t / ours_t:8.1f}x")
     print(f"  summaries_rebuild, summaries right (repair: reads all orders, writes nothing): "
           f"{med['repair'] * 1000:.0f} ms (pandas / rebuild {pandas_t / med['repair']:.2f}x)")
     print(f"  summaries_rebuild, summaries empty (after a backfill: inserts every row): "
           f"{med['empty'] * 1000:.0f} ms (pandas / rebuild {pandas_t / med['empty']:.2f}x)")
+    if args.only == "rebuild":
+        print("  samples (ms): " + "; ".join(
+            f"{name} {', '.join(f'{v * 1000:.0f}' for v in values)}" for name, values in samples.items()))
+        return
     print("\nBG/NBD fit on all customers:")
     for line in clv_comparison(shop.pk):
         print("  " + line)
