@@ -84,6 +84,14 @@ WHERE ({", ".join(f"f.{v}" for v in _VALUES)}) IS DISTINCT FROM ({", ".join(f"s.
 def month_activity_rebuild(cur, shop: Shop) -> int:
     """Make the shop's rollup equal to a GROUP BY of its month summaries; returns the rows written."""
     params = {"shop": shop.pk}
+    cur.execute(f"SELECT EXISTS (SELECT FROM {TABLE} WHERE shop_id = %(shop)s)", params)
+    if not cur.fetchone()[0]:
+        # Nothing stored (the first build after a backfill): insert the groups, no comparison.
+        cur.execute(f"""INSERT INTO {TABLE} (shop_id, {", ".join(_KEY)}, {", ".join(_VALUES)})
+                        SELECT %(shop)s, {_GROUP_OF_ROW}, count(*), sum(orders_count), sum(net_revenue)
+                        FROM commerce_customermonthsummary WHERE shop_id = %(shop)s
+                        GROUP BY 1, 2, 3, 4, 5, 6""", params)
+        return cur.rowcount
     cur.execute("DROP TABLE IF EXISTS commerce_month_activity_diff")
     cur.execute(_REBUILD_DIFF, params)
     cur.execute(f"""DELETE FROM {TABLE} t USING commerce_month_activity_diff d

@@ -145,3 +145,7 @@ def test_month_activity_is_the_month_rows_grouped_and_a_rebuild_repairs_it(shop,
     assert _snapshot(shop)[2] == after_cancel
     assert _snapshot(other_shop) == other
     assert summaries_rebuild(shop=shop).written == 0
+    # none stored at all (the first build after a backfill): filled without a comparison, the same groups
+    MonthActivity.objects.filter(shop=shop).delete()
+    assert summaries_rebuild(shop=shop).written == len(after_cancel)
+    assert _snapshot(shop)[2] == after_cancel and _snapshot(other_shop) == other
