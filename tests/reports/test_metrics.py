@@ -129,3 +129,14 @@ def test_other_shop_sees_nothing(shop, other_shop, orders):
     m = selectors.period_metrics(other_shop, JAN_MAR, window=WINDOW_90)
     assert (m.orders, m.customers, m.active_at_start, m.new_customers) == (0, 0, 0, 0)
     assert m.retention_rate is None and m.clv is None
+
+
+def test_median_days_from_the_days_histogram():
+    from reports.selectors.metrics import _median
+
+    # as PostgreSQL's percentile_cont(0.5): the middle value, or the mean of the two middle ones
+    assert _median([(5, 3)], 3) == Decimal(5)
+    assert _median([(1, 1), (3, 1)], 2) == Decimal(2)
+    assert _median([(1, 1), (2, 1), (10, 2)], 4) == Decimal(6)
+    assert _median([(0, 2), (7, 1), (8, 1)], 4) == Decimal("3.5")
+    assert _median([], 0) is None
