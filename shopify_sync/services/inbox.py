@@ -89,19 +89,20 @@ def _decode_payload(body: bytes) -> tuple[str, bool]:
 
 # The table names come from the models; every value is a query parameter.
 #
-# One statement, one round trip: the shop's id is looked up inside the INSERT (a scalar subquery on the
-# unique shops_shop.domain index) rather than by a query of its own before it. It is read in the same
-# snapshot as the insert, so it is never stale: no cache of domain -> id to invalidate when a shop is
-# (re)installed, and NULL exactly when no Shop row exists yet (the delivery is kept all the same, see
-# WebhookDelivery). Outside a transaction the statement commits on its own (Django's autocommit, with
-# PostgreSQL's synchronous_commit as configured: durable when it returns), which saves the BEGIN and
-# COMMIT round trips an atomic block around a single statement would cost.
+# Two statements outside any transaction (Django's autocommit): the shop's id by its unique domain, then
+# the INSERT, which commits on its own (PostgreSQL's synchronous_commit as configured: durable when it
+# returns) and so saves the BEGIN and COMMIT round trips an atomic block would cost. The id is read fresh
+# per delivery: no cache of domain -> id to invalidate when a shop is (re)installed, and NULL exactly when
+# no Shop row exists yet (the delivery is kept all the same, see WebhookDelivery).
+# Not one statement with the lookup as a subquery of the INSERT: that holds the inbox table's lock while it
+# asks for the shops table's, the opposite order of a TRUNCATE or DDL that locks both, and the two then
+# deadlock (seen in the test suite's flush while a development store was still delivering webhooks).
+_SHOP_ID = f"SELECT id FROM {Shop._meta.db_table} WHERE domain = %s"  # noqa: S608
 _INSERT = f"""
 INSERT INTO {WebhookDelivery._meta.db_table}
     (shop_id, shop_domain, topic, webhook_id, event_id, api_version, triggered_at, payload, payload_is_json,
      received_at, status, attempts, next_attempt_at, enqueued_at, processed_at, last_error, redacted_at)
-VALUES ((SELECT id FROM {Shop._meta.db_table} WHERE domain = %s),
-        %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, NULL, %s, %s, %s, NULL)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, NULL, %s, %s, %s, NULL)
 ON CONFLICT DO NOTHING
 RETURNING id
 """  # noqa: S608
@@ -127,9 +128,11 @@ def webhook_delivery_store(
     status = WebhookDelivery.Status.RECEIVED if is_json else WebhookDelivery.Status.FAILED
     error = "" if is_json else "the body is not a UTF-8 JSON object; kept for inspection, not processed"
     with connection.cursor() as cursor:
+        cursor.execute(_SHOP_ID, [shop_domain])
+        found = cursor.fetchone()
         cursor.execute(
             _INSERT,
-            [shop_domain, shop_domain, topic, webhook_id, event_id, api_version, triggered_at, payload, is_json,
+            [found[0] if found else None, shop_domain, topic, webhook_id, event_id, api_version, triggered_at, payload, is_json,
              now, status, now if is_json else None, None if is_json else now, error],
         )
         row = cursor.fetchone()
