@@ -42,6 +42,11 @@ def _schedule_poll(run_id: int, poll: int) -> None:
 
 @shared_task(bind=True, name="commerce.tasks.backfill_run", **TASK_OPTIONS)
 def backfill_run(self, run_id: int, poll: int = 0) -> str:
+    if not OrderSyncRun.objects.filter(pk=run_id).exists():
+        # The run's shop was redacted (its rows deleted) after this task was queued: nothing left to do,
+        # and nothing a retry could change.
+        log.warning("backfill run %s no longer exists; task dropped", run_id)
+        return Step.FAILED
     try:
         step = backfill_advance(run_id=run_id)
     except Exception as exc:
@@ -62,6 +67,9 @@ def backfill_run(self, run_id: int, poll: int = 0) -> str:
 
 @shared_task(bind=True, name="commerce.tasks.reconcile_run", **TASK_OPTIONS)
 def reconcile_run(self, run_id: int) -> str:
+    if not OrderSyncRun.objects.filter(pk=run_id).exists():
+        log.warning("reconcile run %s no longer exists; task dropped", run_id)
+        return "gone"
     try:
         run = reconcile_execute(run_id=run_id)
     except Exception as exc:

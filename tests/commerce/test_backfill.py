@@ -162,3 +162,11 @@ def test_sync_request_is_idempotent_and_dispatches_on_commit(shop, django_captur
         first = sync_request(shop=shop, kind="backfill")
         second = sync_request(shop=shop, kind="backfill")
     assert first.pk == second.pk and sent == [first.pk]
+
+
+def test_a_task_for_a_run_that_no_longer_exists_is_dropped_not_retried():
+    # e.g. the shop was redacted (its rows deleted) while the task waited in the queue
+    from commerce.tasks import backfill_run, reconcile_run
+
+    assert backfill_run.apply(args=(987654321,)).get() == "failed"
+    assert reconcile_run.apply(args=(987654321,)).get() == "gone"
