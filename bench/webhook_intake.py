@@ -37,6 +37,9 @@ from pathlib import Path
 
 import psycopg2
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _scratch import app_env, scratch_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
 SHOP = "bench-shop.myshopify.com"
@@ -245,23 +248,8 @@ def main() -> int:
     ap.add_argument("--no-worker", action="store_true", help="skip the orders/s measurement")
     args = ap.parse_args()
 
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{DB}"')
-    conn.close()
-
-    from cryptography.fernet import Fernet
-
-    env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "retention_app.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}", "REDIS_URL": "redis://127.0.0.1:6379/9",
-        "DJANGO_SECRET_KEY": "bench", "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "SHOPIFY_API_KEY": "bench", "SHOPIFY_API_SECRET": SECRET, "SHOPIFY_APP_URL": "http://127.0.0.1",
-        "ALLOWED_HOSTS": "*", "SECURE_SSL_REDIRECT": "0", "SECURE_HSTS_SECONDS": "0", "SECURE_COOKIES": "0",
-        "STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage", "LOG_LEVEL": "WARNING",
-    }
+    scratch_database(DB)
+    env = app_env(DB, api_key="bench", secret=SECRET)
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([py, "manage.py", "shell", "-c",
