@@ -158,6 +158,26 @@ def test_plural_forms_follow_each_language(compiled):
         assert [points(1), points(3)] == ["1 πόντος", "3 πόντοι"]
 
 
+def test_day_counts_and_referral_points_have_plural_forms(compiled):
+    from decimal import Decimal
+
+    from referrals.models import ReferralProgramme
+    from referrals.services.emails import referrer_reward_text
+    from reports.templatetags.report_format import report_value
+
+    with translation.override("et"):
+        assert [report_value(Decimal("1"), "days"), report_value(Decimal("27.4"), "days")] == ["1 päev", "27 päeva"]
+    with translation.override("mk"):
+        assert [report_value(1, "days"), report_value(21, "days"), report_value(2, "days")] == \
+            ["1 ден", "21 ден", "2 дена"]
+    programme = ReferralProgramme(referrer_reward_kind=ReferralProgramme.ReferrerRewardKind.POINTS, referrer_points=1)
+    with translation.override("el"):
+        # "you get 1 point": the accusative, singular
+        assert referrer_reward_text(None, programme) == "1 πόντο"
+        programme.referrer_points = 500
+        assert referrer_reward_text(None, programme) == "500 πόντους"
+
+
 def test_real_templates_render_translated(compiled):
     with translation.override("de"):
         html = render_to_string("shops/landing.html")

@@ -16,6 +16,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, npgettext
 
 from shops.models import Shop
 from shops.shopify_urls import shop_url
@@ -45,7 +46,8 @@ def offer_text(shop: Shop, programme: ReferralProgramme) -> str:
 def referrer_reward_text(shop: Shop, programme: ReferralProgramme) -> str:
     Kind = ReferralProgramme.ReferrerRewardKind
     if programme.referrer_reward_kind == Kind.POINTS:
-        return _("%(points)s points") % {"points": programme.referrer_points}
+        return npgettext("referral reward", "%(points)s point", "%(points)s points",
+                         programme.referrer_points) % {"points": programme.referrer_points}
     if programme.referrer_reward_kind == Kind.FIXED_AMOUNT:
         return _("a %(amount)s %(currency)s discount code") % {
             "amount": f"{programme.referrer_reward_value:.2f}", "currency": shop.currency}
@@ -107,7 +109,9 @@ def reward_email_send(*, shop: Shop, reward_id: int, now: dt.datetime | None = N
     language = shop_language(shop)
     with translation.override(language):
         if reward.kind == ReferralProgramme.ReferrerRewardKind.POINTS:
-            what = _("%(points)s points have been added to your account.") % {"points": reward.points}
+            what = ngettext("%(points)s point has been added to your account.",
+                            "%(points)s points have been added to your account.", reward.points) % {
+                "points": reward.points}
         else:
             what = _("Here is your discount code: %(code)s") % {"code": reward.code}
         context = {

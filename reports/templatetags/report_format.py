@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django import template
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.templatetags.money import decimal, integer, money, percent
 
@@ -22,7 +23,8 @@ def report_value(value, kind: str, currency: str = "") -> str:
     if kind == "number":
         return integer(int(value))
     if kind == "days":
-        return _("%(days)s days") % {"days": decimal(Decimal(value), 0)}
+        days = Decimal(value).quantize(Decimal(1))
+        return ngettext("%(days)s day", "%(days)s days", int(days)) % {"days": decimal(days, 0)}
     return decimal(Decimal(str(value)), 2)
 
 
