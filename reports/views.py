@@ -17,10 +17,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core.concurrency import run_together
 from shops.embedded import embedded_view, session_token_required
 
 from . import exports, selectors
-from .concurrency import run_together
 from .models import ClvFit
 from .presentation import LOYALTY_ROWS, SEGMENT_DESCRIPTIONS, SEGMENT_LABELS, metric_cards
 from .selectors.periods import Comparison
@@ -171,7 +171,7 @@ def _metrics_context(request: HttpRequest, shop) -> dict:
     report_settings = report_settings_get(shop)
     margin = report_settings.gross_margin
     periods = [period, comparison] if comparison else [period]
-    # Two rounds of independent reads on two connections (reports.concurrency): the activity window and
+    # Two rounds of independent reads on two connections (core.concurrency): the activity window and
     # both periods' second-order gaps; then each period's numbers, which need the window. When they run
     # together, the previous period computes its own end count (the current period's start count) instead
     # of waiting for it.

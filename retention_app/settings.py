@@ -94,7 +94,7 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Database connections one report request may use at once for its independent reads (reports.concurrency);
+# Database connections one report request may use at once for its independent reads (core.concurrency);
 # 1 reads everything on the request's own connection.
 REPORT_READ_THREADS = int(env("REPORT_READ_THREADS", "2") or 2)
 

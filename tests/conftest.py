@@ -6,10 +6,10 @@ pytest_plugins = ["tests.devshop_harness"]
 
 @pytest.fixture(scope="session", autouse=True)
 def _report_read_pool(django_db_setup, django_db_blocker):
-    """The report pages' read threads (reports.concurrency) keep a connection to the test database: close
+    """The report pages' read threads (core.concurrency) keep a connection to the test database: close
     them before it is dropped."""
     yield
-    from reports.concurrency import shutdown
+    from core.concurrency import shutdown
 
     with django_db_blocker.unblock():
         shutdown()

@@ -18,13 +18,20 @@ touched (same transaction as the write, see services.upsert) and `summaries_rebu
 """
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+import numpy as np
+from django.db import DataError, connection, transaction
 
+from core.concurrency import run_together
 from shops.models import Shop
 
-from .rollups import month_activity_rebuild, month_activity_refresh_affected
+from . import summary_arrays
+from .rollups import month_activity_rebuild, month_activity_rebuild_from_rows, month_activity_refresh_affected
+
+logger = logging.getLogger(__name__)
 
 AFFECTED_TABLE = "commerce_affected_customers"
 _FRESH_CUSTOMER = "commerce_fresh_customer_summary"
@@ -208,6 +215,11 @@ def _rebuild_table(cur, params: dict, *, table: str, diff: str, insert_sql: str,
     )
     # The writes below join the (usually empty) diff table: the planner's own choice.
     cur.execute(_DEFAULT_PLANS)
+    return _apply_diff(cur, params, table=table, diff=diff, key=key, columns=columns)
+
+
+def _apply_diff(cur, params: dict, *, table: str, diff: str, key: tuple[str, ...], columns: tuple[str, ...]) -> int:
+    """Delete, update and insert the rows the diff table lists (stored / counted flags)."""
     on_diff = " AND ".join(f"t.{k} = d.{k}" for k in key)
     cur.execute(f"DELETE FROM {table} t USING {diff} d WHERE t.shop_id = %(shop)s AND {on_diff} AND NOT d.counted",
                 params)
@@ -241,12 +253,222 @@ def _fill_table(cur, params: dict, *, insert_sql: str, key: tuple[str, ...]) -> 
     return inserted
 
 
+# ------------------------------------------------------------------------- the rebuild, with NumPy
+# The orders, and the stored rows when there are any, are read with binary COPY as fixed-width rows
+# (money as bigint thousandths), grouped by NumPy (summary_arrays: the same rules as the SQL above) and
+# compared there; only the rows that differ are written, through the diff tables the SQL path uses too,
+# and an empty table is filled with one binary COPY. The stored rows are read on a second connection
+# while this one reads the orders (two cores). On the benchmark shop (1,000,000 orders) this takes
+# the rebuild from 3.2 s to ~1.3 s when nothing is to be written (docs/benchmarks.md, "Reports").
+# Shops whose month boundaries are not single instants, and amounts beyond 64-bit thousandths, take
+# the SQL path (summary_arrays.UnusualTimeZone / NotRepresentable; the same rows either way).
+
+_ORDERS_COPY = """COPY (
+    SELECT customer_shopify_id, processed_at, ((total - total_refunded) * {scale})::bigint,
+           (total_refunded * {scale})::bigint
+    FROM commerce_order
+    WHERE shop_id = {shop} AND customer_shopify_id IS NOT NULL AND NOT test AND cancelled_at IS NULL
+    ORDER BY customer_shopify_id, processed_at) TO STDOUT BINARY"""
+_STORED_CUSTOMERS_COPY = """COPY (
+    SELECT customer_shopify_id, first_order_at, last_order_at, orders_count,
+           (net_revenue * {scale})::bigint, (refunded * {scale})::bigint, currency = {currency},
+           second_order_at IS NOT NULL, coalesce(second_order_at, first_order_at)
+    FROM commerce_customersummary WHERE shop_id = {shop} ORDER BY customer_shopify_id) TO STDOUT BINARY"""
+_STORED_CUSTOMER_COLUMNS = [("customer", "int8"), ("first", "timestamptz"), ("last", "timestamptz"),
+                            ("count", "int4"), ("net", "int8"), ("refunded", "int8"), ("currency_ok", "bool"),
+                            ("has_second", "bool"), ("second", "timestamptz")]
+_STORED_MONTHS_COPY = """COPY (
+    SELECT customer_shopify_id, month, orders_count, (net_revenue * {scale})::bigint, currency = {currency},
+           cohort_month, previous_month IS NOT NULL, coalesce(previous_month, month),
+           following_month IS NOT NULL, coalesce(following_month, month)
+    FROM commerce_customermonthsummary WHERE shop_id = {shop}
+    ORDER BY customer_shopify_id, month) TO STDOUT BINARY"""
+_STORED_MONTH_COLUMNS = [("customer", "int8"), ("month", "date"), ("count", "int4"), ("net", "int8"),
+                         ("currency_ok", "bool"), ("cohort", "date"), ("has_previous", "bool"),
+                         ("previous", "date"), ("has_following", "bool"), ("following", "date")]
+# PostgreSQL's own month of each boundary instant and of the microsecond before it: the bisection's
+# boundaries are Python's time zone database's, checked against the server's (they can differ in version).
+_CHECK_BOUNDARIES = """
+    SELECT coalesce(bool_and(date_trunc('month', b AT TIME ZONE %(tz)s)::date = m
+                             AND date_trunc('month', (b - interval '1 microsecond') AT TIME ZONE %(tz)s)::date < m),
+                    true)
+    FROM unnest(%(bounds)s::timestamptz[], %(months)s::date[]) AS t (b, m)"""
+
+
+def _stored_format(cur, shop: Shop) -> dict:
+    return {"scale": summary_arrays.MONEY_SCALE, "shop": int(shop.pk),
+            "currency": cur.mogrify("%s", [shop.currency]).decode()}
+
+
+def _read_orders_and_stored_customers(shop: Shop) -> tuple[dict, dict]:
+    """The counted orders, then the stored customer rows (in key order)."""
+    with connection.cursor() as cur:
+        orders = summary_arrays.parse_rows(
+            summary_arrays.copy_out(cur, _ORDERS_COPY.format(scale=summary_arrays.MONEY_SCALE, shop=int(shop.pk))),
+            summary_arrays.ORDER_COLUMNS)
+        customers = summary_arrays.parse_rows(
+            summary_arrays.copy_out(cur, _STORED_CUSTOMERS_COPY.format(**_stored_format(cur, shop))),
+            _STORED_CUSTOMER_COLUMNS)
+    return orders, customers
+
+
+def _read_stored_months(shop: Shop) -> dict:
+    """The stored customer-month rows, in key order (on whichever connection this thread has)."""
+    with connection.cursor() as cur:
+        return summary_arrays.parse_rows(
+            summary_arrays.copy_out(cur, _STORED_MONTHS_COPY.format(**_stored_format(cur, shop))),
+            _STORED_MONTH_COLUMNS)
+
+
+def _months_of(cur, shop: Shop, orders: dict) -> tuple[list, object]:
+    """The months covering the orders and their first instants, checked against PostgreSQL's zone data."""
+    tz_name = shop.iana_timezone or "UTC"
+    at = orders["at"]
+    if at.size == 0:
+        return [], None
+    epoch = summary_arrays.PG_EPOCH
+    months, bounds = summary_arrays.month_starts(
+        tz_name, epoch + dt.timedelta(microseconds=int(at.min())), epoch + dt.timedelta(microseconds=int(at.max())))
+    cur.execute(_CHECK_BOUNDARIES, {"tz": tz_name, "months": months,
+                                    "bounds": [epoch + dt.timedelta(microseconds=int(b)) for b in bounds]})
+    if not cur.fetchone()[0]:
+        raise summary_arrays.UnusualTimeZone(f"{tz_name}: month boundaries differ from the database's")
+    return months, bounds
+
+
+_CUSTOMER_COPY_COLUMNS = ("customer_shopify_id", *_CUSTOMER_COLUMNS)
+_MONTH_COPY_COLUMNS = ("customer_shopify_id", "month", *_MONTH_COLUMNS)
+
+
+def _customer_fields(rows: summary_arrays.CustomerRows, pick, currency: bytes) -> list[tuple]:
+    return [("int8", rows.customer[pick]), ("timestamptz", rows.first_order_at[pick]),
+            ("timestamptz", rows.last_order_at[pick]), ("int4", rows.orders_count[pick]),
+            ("numeric", rows.net_revenue[pick]), ("numeric", rows.refunded[pick]), ("text", currency),
+            ("timestamptz", rows.second_order_at[pick], rows.has_second[pick])]
+
+
+def _month_fields(rows: summary_arrays.MonthRows, pick, currency: bytes) -> list[tuple]:
+    return [("int8", rows.customer[pick]), ("date", rows.month[pick]), ("int4", rows.orders_count[pick]),
+            ("numeric", rows.net_revenue[pick]), ("text", currency), ("date", rows.cohort_month[pick]),
+            ("date", rows.previous_month[pick], rows.has_previous[pick]),
+            ("date", rows.following_month[pick], rows.has_following[pick])]
+
+
+def _write_table(cur, params: dict, *, table: str, diff: str, key: tuple[str, ...], columns: tuple[str, ...],
+                 fields, count: int, stored_count: int, changed, new, stored_keys: list[tuple], gone) -> int:
+    """Write a table's differences: `changed`/`new` pick fresh rows, `gone` stored rows (key fields)."""
+    shop_field = ("int8", np.full(count, params["shop"], dtype=np.int64))
+    if stored_count == 0:
+        # Nothing stored (the first build after a backfill): every fresh row, in key order, in one COPY.
+        summary_arrays.copy_in(cur, table, ("shop_id", *key, *columns), [shop_field, *fields(slice(None))], count)
+        return count
+    written_fresh = changed | new
+    picked = np.flatnonzero(written_fresh)
+    gone_at = np.flatnonzero(gone)
+    if picked.size == 0 and gone_at.size == 0:
+        return 0
+    cur.execute(f"DROP TABLE IF EXISTS {diff}")
+    cur.execute(f"""CREATE TEMP TABLE {diff} ON COMMIT DROP AS
+                    SELECT {", ".join(key)}, {", ".join(columns)}, true AS stored, true AS counted
+                    FROM {table} WITH NO DATA""")
+    flags = [("bool", changed[picked]), ("bool", np.ones(picked.size, dtype=bool))]
+    summary_arrays.copy_in(cur, diff, (*key, *columns, "stored", "counted"), [*fields(picked), *flags], picked.size)
+    if gone_at.size:
+        # Rows to delete: their key, no values (NULL), stored and not counted.
+        nothing = np.zeros(gone_at.size, dtype=bool)
+        key_fields = [(kind, values[gone_at]) for kind, values in stored_keys]
+        summary_arrays.copy_in(cur, diff, (*key, "stored", "counted"),
+                 [*key_fields, ("bool", ~nothing), ("bool", nothing)], gone_at.size)
+    return _apply_diff(cur, params, table=table, diff=diff, key=key, columns=columns)
+
+
+def _rebuild_with_arrays(cur, shop: Shop, params: dict, *, parallel: bool) -> tuple[int, int, int]:
+    """The rebuild of both tables (see above); returns the rows written and both tables' row counts. Raises UnusualTimeZone or
+    NotRepresentable (before writing anything) when the shop needs the SQL path."""
+    # ~0.9 s and ~0.6 s of database work on the benchmark shop: one connection each.
+    (orders, stored_customers), stored_months = run_together(
+        lambda: _read_orders_and_stored_customers(shop), lambda: _read_stored_months(shop),
+        other_connection_sees_enough=parallel)
+    months, bounds = _months_of(cur, shop, orders)
+    customers, month_rows = summary_arrays.aggregate(orders, months, bounds)
+    currency = shop.currency.encode()
+    written = 0
+
+    c_stored = stored_customers["customer"]
+    c_match = summary_arrays.match_keys(customers.customer, c_stored)
+    at = c_match.stored_at
+    same = c_match.found
+    if c_stored.size:
+        same = same & (
+            (stored_customers["first"][at] == customers.first_order_at)
+            & (stored_customers["last"][at] == customers.last_order_at)
+            & (stored_customers["count"][at] == customers.orders_count)
+            & (stored_customers["net"][at] == customers.net_revenue)
+            & (stored_customers["refunded"][at] == customers.refunded)
+            & stored_customers["currency_ok"][at]
+            & (stored_customers["has_second"][at] == customers.has_second)
+            & (~customers.has_second | (stored_customers["second"][at] == customers.second_order_at)))
+    written += _write_table(
+        cur, params, table="commerce_customersummary", diff=_DIFF_CUSTOMER, key=("customer_shopify_id",),
+        columns=_CUSTOMER_COLUMNS, fields=lambda pick: _customer_fields(customers, pick, currency),
+        count=customers.customer.size, stored_count=c_stored.size, changed=c_match.found & ~same,
+        new=~c_match.found, stored_keys=[("int8", c_stored)], gone=c_match.gone)
+
+    m_stored = stored_months["customer"]
+    fresh_key, stored_key = summary_arrays.month_keys(month_rows.customer, month_rows.month, m_stored,
+                                                      stored_months["month"])
+    m_match = summary_arrays.match_keys(fresh_key, stored_key)
+    at = m_match.stored_at
+    same = m_match.found
+    if m_stored.size:
+        same = same & (
+            (stored_months["count"][at] == month_rows.orders_count)
+            & (stored_months["net"][at] == month_rows.net_revenue)
+            & stored_months["currency_ok"][at]
+            & (stored_months["cohort"][at] == month_rows.cohort_month)
+            & (stored_months["has_previous"][at] == month_rows.has_previous)
+            & (~month_rows.has_previous | (stored_months["previous"][at] == month_rows.previous_month))
+            & (stored_months["has_following"][at] == month_rows.has_following)
+            & (~month_rows.has_following | (stored_months["following"][at] == month_rows.following_month)))
+    written += _write_table(
+        cur, params, table="commerce_customermonthsummary", diff=_DIFF_MONTH, key=("customer_shopify_id", "month"),
+        columns=_MONTH_COLUMNS, fields=lambda pick: _month_fields(month_rows, pick, currency),
+        count=month_rows.customer.size, stored_count=m_stored.size, changed=m_match.found & ~same,
+        new=~m_match.found, stored_keys=[("int8", m_stored), ("date", stored_months["month"])], gone=m_match.gone)
+    written += month_activity_rebuild_from_rows(cur, shop, month_rows, summary_arrays.days_of(months))
+    return written, customers.customer.size, month_rows.customer.size
+
+
 @dataclass(frozen=True, slots=True)
 class RebuildResult:
     customers: int
     customer_months: int
     # Rows deleted, updated or inserted: 0 when the summaries were already right.
     written: int = 0
+
+
+def _rebuild_with_sql(cur, params: dict) -> int:
+    """The rebuild of both tables by the SQL aggregates (the path before summary_arrays, kept for the shops
+    the NumPy path cannot take); returns the rows written."""
+    cur.execute(
+        """SELECT EXISTS (SELECT FROM commerce_customersummary WHERE shop_id = %(shop)s),
+                  EXISTS (SELECT FROM commerce_customermonthsummary WHERE shop_id = %(shop)s)""",
+        params,
+    )
+    has_customers, has_months = cur.fetchone()
+    written = 0
+    for stored, table, diff, insert_sql, key, columns in (
+        (has_customers, "commerce_customersummary", _DIFF_CUSTOMER, _INSERT_CUSTOMER, ("customer_shopify_id",),
+         _CUSTOMER_COLUMNS),
+        (has_months, "commerce_customermonthsummary", _DIFF_MONTH, _INSERT_MONTH,
+         ("customer_shopify_id", "month"), _MONTH_COLUMNS),
+    ):
+        if stored:
+            written += _rebuild_table(cur, params, table=table, diff=diff, insert_sql=insert_sql, key=key,
+                                      columns=columns)
+        else:
+            written += _fill_table(cur, params, insert_sql=insert_sql, key=key)
+    return written
 
 
 def summaries_rebuild(*, shop: Shop) -> RebuildResult:
@@ -259,35 +481,26 @@ def summaries_rebuild(*, shop: Shop) -> RebuildResult:
     from .upsert import _lock_shop_orders
 
     params = _params(shop)
+    # Another connection may read the stored summaries at the same time as this one reads the orders
+    # unless the caller's transaction is open (it may have written either).
+    parallel = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cur:
         _lock_shop_orders(cur, shop)
         # The sorts over all of a shop's rows (a million orders for a big shop, the end of every backfill;
         # the merge joins sort the 730,000 stored customer-months, ~90 MB) stay in memory instead of
         # spilling to disk; JIT compilation costs more than it saves on these plans. This transaction only.
         cur.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
-        cur.execute(
-            """SELECT EXISTS (SELECT FROM commerce_customersummary WHERE shop_id = %(shop)s),
-                      EXISTS (SELECT FROM commerce_customermonthsummary WHERE shop_id = %(shop)s)""",
-            params,
-        )
-        has_customers, has_months = cur.fetchone()
-        written = 0
-        for stored, table, diff, insert_sql, key, columns in (
-            (has_customers, "commerce_customersummary", _DIFF_CUSTOMER, _INSERT_CUSTOMER, ("customer_shopify_id",),
-             _CUSTOMER_COLUMNS),
-            (has_months, "commerce_customermonthsummary", _DIFF_MONTH, _INSERT_MONTH,
-             ("customer_shopify_id", "month"), _MONTH_COLUMNS),
-        ):
-            if stored:
-                written += _rebuild_table(cur, params, table=table, diff=diff, insert_sql=insert_sql, key=key,
-                                          columns=columns)
-            else:
-                written += _fill_table(cur, params, insert_sql=insert_sql, key=key)
-        written += month_activity_rebuild(cur, shop)
-        cur.execute(
-            """SELECT (SELECT count(*) FROM commerce_customersummary WHERE shop_id = %(shop)s),
-                      (SELECT count(*) FROM commerce_customermonthsummary WHERE shop_id = %(shop)s)""",
-            params,
-        )
-        customers, months = cur.fetchone()
+        try:
+            with transaction.atomic():  # a savepoint: a failed fast path leaves nothing behind
+                written, customers, months = _rebuild_with_arrays(cur, shop, params, parallel=parallel)
+        except (summary_arrays.UnusualTimeZone, summary_arrays.NotRepresentable, DataError) as reason:
+            logger.info("summaries_rebuild: shop %s takes the SQL path (%s)", shop.pk, reason)
+            written = _rebuild_with_sql(cur, params)
+            cur.execute(
+                """SELECT (SELECT count(*) FROM commerce_customersummary WHERE shop_id = %(shop)s),
+                          (SELECT count(*) FROM commerce_customermonthsummary WHERE shop_id = %(shop)s)""",
+                params,
+            )
+            customers, months = cur.fetchone()
+            written += month_activity_rebuild(cur, shop)
     return RebuildResult(customers=customers, customer_months=months, written=written)

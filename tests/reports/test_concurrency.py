@@ -2,7 +2,7 @@
 import pytest
 from django.db import connection, transaction
 
-from reports.concurrency import run_together
+from core.concurrency import run_together
 
 
 def _backend_pid() -> int:

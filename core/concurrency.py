@@ -46,12 +46,17 @@ def _in_pool_thread(call: Callable[[], Any]) -> Any:
         raise
 
 
-def run_together(*calls: Callable[[], Any]) -> list[Any]:
+def run_together(*calls: Callable[[], Any], other_connection_sees_enough: bool = False) -> list[Any]:
     """Call each zero-argument function and return their results in order; the first runs in this
     thread, the others in the pool at the same time when a pool thread is free (otherwise in this
     thread after the first: a busy process does not queue requests behind each other's reads).
-    Exceptions propagate."""
-    if len(calls) < 2 or settings.REPORT_READ_THREADS < 2 or connection.in_atomic_block:
+    Exceptions propagate.
+
+    Inside an atomic block everything runs in this thread, unless the caller says another connection
+    sees everything its calls read (`other_connection_sees_enough`: its transaction has written none of
+    it, e.g. commerce's summary rebuild, which only holds a lock when it reads)."""
+    if (len(calls) < 2 or settings.REPORT_READ_THREADS < 2
+            or (connection.in_atomic_block and not other_connection_sees_enough)):
         return [call() for call in calls]
     pool, free = _executor()
     pending: list[Future | Callable[[], Any]] = []
