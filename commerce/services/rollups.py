@@ -117,37 +117,45 @@ def _apply_diff(cur, params: dict) -> int:
 
 
 _STORED_COPY = f"""COPY (
-    SELECT id, month, cohort_month, previous_month IS NOT NULL, coalesce(previous_month, month),
-           following_month IS NOT NULL, coalesce(following_month, month), repeat_in_month, customers, orders,
-           (net_revenue * {summary_arrays.MONEY_SCALE})::bigint
+    SELECT id, month, cohort_month, coalesce(previous_month, '-infinity'), coalesce(following_month, '-infinity'),
+           repeat_in_month, customers, orders, (net_revenue * {summary_arrays.MONEY_SCALE})::bigint
     FROM {TABLE} WHERE shop_id = {{shop}}) TO STDOUT BINARY"""
-_STORED_COLUMNS = [("id", "int8"), ("month", "date"), ("cohort", "date"), ("has_previous", "bool"),
-                   ("previous", "date"), ("has_following", "bool"), ("following", "date"), ("repeat", "bool"),
-                   ("customers", "int4"), ("orders", "int8"), ("net", "int8")]
+_STORED_COLUMNS = [("id", "int8"), ("month", "date"), ("cohort", "date"), ("previous", "date"), ("following", "date"),
+                   ("repeat", "bool"), ("customers", "int4"), ("orders", "int8"), ("net", "int8")]
 _DIFF_COLUMNS = ("id", *_KEY, *_VALUES, "counted")
 
 
-def month_activity_rebuild_from_rows(cur, shop: Shop, rows: summary_arrays.MonthRows, month_days: np.ndarray) -> int:
+def month_activity_stored(cur, shop: Shop) -> dict[str, np.ndarray]:
+    """The shop's stored groups as arrays (absent previous/following months as summary_arrays.NEVER_DAY)."""
+    return summary_arrays.parse_rows(summary_arrays.copy_out(cur, _STORED_COPY.format(shop=int(shop.pk))),
+                                     _STORED_COLUMNS)
+
+
+def month_activity_rebuild_from_groups(cur, shop: Shop, fresh: summary_arrays.ActivityGroups,
+                                       month_days: np.ndarray, stored: dict[str, np.ndarray]) -> int:
     """month_activity_rebuild for summaries_rebuild's NumPy path: the groups of the shop's month rows as
-    they now are (`rows`, just written), compared with the stored groups in NumPy; returns the rows
-    written. The same groups as the SQL GROUP BY (tests/commerce/test_summaries.py)."""
-    stored = summary_arrays.parse_rows(summary_arrays.copy_out(cur, _STORED_COPY.format(shop=int(shop.pk))),
-                                       _STORED_COLUMNS)
-    # Every month either side uses: the fresh rows' (`month_days`, every month of the shop's orders: a
-    # unique of a few dozen values rather than of 730,000 rows) and the stored groups'.
-    all_months = np.unique(np.concatenate([month_days, stored["month"], stored["cohort"], stored["previous"],
-                                           stored["following"]]))
-    fresh = summary_arrays.activity_groups(rows, all_months)
+    they now are (`fresh`: summary_arrays.activity_groups of the rows just written, keyed by the ranks of
+    `month_days`, every month of the shop's orders) against the stored groups (month_activity_stored, read
+    under the same lock); returns the rows written. The same groups as the SQL GROUP BY
+    (tests/commerce/test_summaries.py)."""
     shop_id = np.full(fresh.key.size, shop.pk, dtype=np.int64)
     fields = [("date", fresh.month), ("date", fresh.cohort_month), ("date", fresh.previous_month, fresh.has_previous),
               ("date", fresh.following_month, fresh.has_following), ("bool", fresh.repeat_in_month),
               ("int4", fresh.customers), ("int8", fresh.orders), ("numeric", fresh.net_revenue)]
+    stored_has_previous = stored["previous"] != summary_arrays.NEVER_DAY
+    stored_has_following = stored["following"] != summary_arrays.NEVER_DAY
     if stored["id"].size == 0:
         summary_arrays.copy_in(cur, TABLE, ("shop_id", *_KEY, *_VALUES), [("int8", shop_id), *fields], fresh.key.size)
         return fresh.key.size
-    stored_key = summary_arrays.activity_key(all_months, stored["month"], stored["cohort"], stored["previous"],
-                                             stored["has_previous"], stored["following"], stored["has_following"],
-                                             stored["repeat"])
+    # A stored group with a month the orders do not have cannot equal a fresh group (and has no rank):
+    # it is deleted. The others are keyed like the fresh groups.
+    known = (np.isin(stored["month"], month_days) & np.isin(stored["cohort"], month_days)
+             & (~stored_has_previous | np.isin(stored["previous"], month_days))
+             & (~stored_has_following | np.isin(stored["following"], month_days)))
+    stored_key = np.full(stored["id"].size, -1, dtype=np.int64)
+    stored_key[known] = summary_arrays.activity_key(
+        month_days, stored["month"][known], stored["cohort"][known], stored["previous"][known],
+        stored_has_previous[known], stored["following"][known], stored_has_following[known], stored["repeat"][known])
     order = np.argsort(stored_key)
     match = summary_arrays.match_keys(fresh.key, stored_key[order])
     at = order[match.stored_at]
@@ -170,7 +178,7 @@ def month_activity_rebuild_from_rows(cur, shop: Shop, rows: summary_arrays.Month
         summary_arrays.copy_in(
             cur, "commerce_month_activity_diff", ("id", *_KEY, "counted"),
             [("int8", stored["id"][gone]), ("date", stored["month"][gone]), ("date", stored["cohort"][gone]),
-             ("date", stored["previous"][gone], stored["has_previous"][gone]),
-             ("date", stored["following"][gone], stored["has_following"][gone]), ("bool", stored["repeat"][gone]),
+             ("date", stored["previous"][gone], stored_has_previous[gone]),
+             ("date", stored["following"][gone], stored_has_following[gone]), ("bool", stored["repeat"][gone]),
              ("bool", np.zeros(gone.size, dtype=bool))], gone.size)
     return _apply_diff(cur, {"shop": shop.pk})

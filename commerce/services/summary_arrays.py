@@ -56,7 +56,11 @@ def parse_rows(data: bytes | memoryview, columns: list[tuple[str, str]]) -> dict
             for name, kind in columns}
 
 
-ORDER_COLUMNS = [("customer", "int8"), ("at", "timestamptz"), ("net", "int8"), ("refunded", "int8")]
+ORDER_COLUMNS = [("customer", "int8"), ("at", "timestamptz"), ("total", "int8"), ("refunded", "int8")]
+# '-infinity' in the binary format: how a COPY out sends an absent timestamp / date as a fixed-width value
+# (coalesce(x, '-infinity')); no order or month is that early.
+NEVER_AT = np.iinfo(np.int64).min
+NEVER_DAY = np.iinfo(np.int32).min
 
 
 def month_starts(tz_name: str, first: dt.datetime, last: dt.datetime) -> tuple[list[dt.date], np.ndarray]:
@@ -125,9 +129,10 @@ class NotRepresentable(Exception):  # noqa: N818 - a reason to take the SQL path
 
 def aggregate(orders: dict[str, np.ndarray], months: list[dt.date], bounds: np.ndarray
               ) -> tuple[CustomerRows, MonthRows]:
-    """Both summary tables' rows of a shop, in key order, from its counted orders (parse_rows with
-    ORDER_COLUMNS) in (customer, processed_at) order; `months`/`bounds` from month_starts, covering every
-    order. Same rules as the SQL aggregates of commerce.services.summaries."""
+    """Both summary tables' rows of a shop, in key order, from its counted orders: arrays customer, at
+    (processed_at), net and refunded (thousandths) in (customer, processed_at) order, as
+    commerce.services.summaries reads them. `months`/`bounds` from month_starts, covering every order.
+    Same rules as the SQL aggregates of commerce.services.summaries."""
     c, at, net, refunded = orders["customer"], orders["at"], orders["net"], orders["refunded"]
     n = c.size
     if n == 0:
@@ -322,8 +327,23 @@ def month_keys(fresh_customer: np.ndarray, fresh_month: np.ndarray, stored_custo
                stored_month: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(customer, month) pairs of both sides as single int64 keys in the same order: the customer's rank
     among all customers of both sides in the high 32 bits, the month (days, offset to unsigned) in the
-    low ones. Exact for any customer id."""
-    customers = np.union1d(fresh_customer, stored_customer)
+    low ones. Exact for any customer id. Both sides come sorted by customer."""
+    sides = [a for a in (fresh_customer, stored_customer) if a.size]
+    months = [a for a in (fresh_month, stored_month) if a.size]
+    if (all(a[0] >= 0 and a[-1] < 2**47 for a in sides)
+            and all(a.min() >= -2**15 and a.max() < 2**15 for a in months)):
+        # Shopify's ids (~10^13 today) and dates of 1910-2089 fit 47 and 16 bits: the key without the
+        # ranks (80 ms less on 730,000 rows a side).
+        def shifted(customer: np.ndarray, month: np.ndarray) -> np.ndarray:
+            return (customer.astype(np.int64) << 16) | (month.astype(np.int64) + 2**15)
+
+        return shifted(fresh_customer, fresh_month), shifted(stored_customer, stored_month)
+
+    def distinct(sorted_values: np.ndarray) -> np.ndarray:
+        # The first of each run: a linear pass instead of the sort np.unique would do on 730,000 values.
+        return sorted_values[np.concatenate(([True], sorted_values[1:] != sorted_values[:-1]))[:sorted_values.size]]
+
+    customers = np.union1d(distinct(fresh_customer), distinct(stored_customer))
 
     def pack(customer: np.ndarray, month: np.ndarray) -> np.ndarray:
         rank = np.searchsorted(customers, customer).astype(np.int64)
