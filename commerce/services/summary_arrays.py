@@ -12,6 +12,7 @@ shop's time zone); tests/commerce/test_summaries.py checks the two paths give th
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 from collections.abc import Iterable, Iterator
@@ -269,14 +270,24 @@ def encode_copy(fields: list[tuple], rows: int) -> Iterator[bytes]:
 def copy_out(cur, sql: str) -> memoryview:
     """The whole output of a `COPY ... TO STDOUT BINARY` statement."""
     buffer = io.BytesIO()
-    cur.copy_expert(sql, buffer)
+    with _django_errors(cur):
+        cur.copy_expert(sql, buffer)
     return buffer.getbuffer()
 
 
 def copy_in(cur, table: str, columns: tuple[str, ...], fields: list[tuple], rows: int) -> None:
     """COPY `rows` rows of `fields` (see encode_copy) into `table`'s `columns`."""
-    cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN BINARY",
-                    ChunkReader(encode_copy(fields, rows)), size=1 << 20)
+    with _django_errors(cur):
+        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN BINARY",
+                        ChunkReader(encode_copy(fields, rows)), size=1 << 20)
+
+
+def _django_errors(cur):
+    """Django's cursor passes copy_expert straight to psycopg2: its errors are psycopg2's own unless
+    wrapped like Django's execute() wraps them (a bigint overflow must be django.db.DataError, the
+    exception summaries_rebuild falls back to the SQL path on)."""
+    db = getattr(cur, "db", None)
+    return db.wrap_database_errors if db is not None else contextlib.nullcontext()
 
 
 class ChunkReader:
