@@ -1,7 +1,7 @@
 """Benchmark: the retention reports against the pipeline a data person would write, on one big shop.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/retention_bench_reports .venv/bin/python bench/reports.py \
-        [--customers 200000] [--orders 1000000] [--reseed] [--repeat 5]
+        [--customers 200000] [--orders 1000000] [--reseed] [--repeat 5] [--seed-only] [--only rebuild]
 
 One command does everything: creates and migrates the database if needed, seeds a shop directly into the
 app's commerce tables with COPY (customers whose buying follows the BG/NBD story: gamma purchase rates,
@@ -13,7 +13,9 @@ partly refunded), rebuilds the summaries, then measures in the same run:
 2. naive SQL over commerce_order computing the same three things;
 3. ours: reports.selectors' period metrics (all history), cohort matrix (all cohorts) and RFM overview,
    which read commerce's summaries;
-4. summaries_rebuild (the full rebuild from raw orders) against the pandas pipeline;
+4. summaries_rebuild (the full rebuild from raw orders) against the pandas pipeline, twice: with the
+   summaries already right (a repair: everything read and compared, nothing written) and into empty
+   summaries (the first build after a backfill: every row written); `--only rebuild` measures just these;
 5. every report page and fragment through Django's test client with a session token (median, p95);
 6. the BG/NBD + Gamma-Gamma fit on all customers: ours against lifetimes (if installed), raw and
    collapsed, with the parameters of both.
