@@ -407,6 +407,19 @@ def _write_table(cur, params: dict, *, table: str, diff: str, key: tuple[str, ..
     return _apply_diff(cur, params, table=table, diff=diff, key=key, columns=columns)
 
 
+def _unchanged(match: summary_arrays.Match, stored: dict[str, np.ndarray],
+               pairs: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """Per fresh row: a stored row has its key, in the shop's currency, and each named stored column
+    equals the fresh values beside it."""
+    same = match.found
+    if match.gone.size:  # there are stored rows to compare with
+        at = match.stored_at
+        same = same & stored["currency_ok"][at]
+        for name, values in pairs:
+            same &= stored[name][at] == values
+    return same
+
+
 def _rebuild_with_arrays(cur, shop: Shop, params: dict, *, parallel: bool) -> tuple[int, int, int]:
     """The rebuild of both tables (see above); returns the rows written and both tables' row counts. Raises UnusualTimeZone or
     NotRepresentable (before writing anything) when the shop needs the SQL path."""
@@ -420,18 +433,10 @@ def _rebuild_with_arrays(cur, shop: Shop, params: dict, *, parallel: bool) -> tu
 
     c_stored = stored_customers["customer"]
     c_match = summary_arrays.match_keys(customers.customer, c_stored)
-    at = c_match.stored_at
-    same = c_match.found
-    if c_stored.size:
-        same = same & (
-            (stored_customers["first"][at] == customers.first_order_at)
-            & (stored_customers["last"][at] == customers.last_order_at)
-            & (stored_customers["count"][at] == customers.orders_count)
-            & (stored_customers["net"][at] == customers.net_revenue)
-            & (stored_customers["refunded"][at] == customers.refunded)
-            & stored_customers["currency_ok"][at]
-            & (stored_customers["second"][at]
-               == np.where(customers.has_second, customers.second_order_at, summary_arrays.NEVER_AT)))
+    same = _unchanged(c_match, stored_customers, [
+        ("first", customers.first_order_at), ("last", customers.last_order_at), ("count", customers.orders_count),
+        ("net", customers.net_revenue), ("refunded", customers.refunded),
+        ("second", np.where(customers.has_second, customers.second_order_at, summary_arrays.NEVER_AT))])
     written += _write_table(
         cur, params, table="commerce_customersummary", diff=_DIFF_CUSTOMER, key=("customer_shopify_id",),
         columns=_CUSTOMER_COLUMNS, fields=lambda pick: _customer_fields(customers, pick, currency),
@@ -442,18 +447,10 @@ def _rebuild_with_arrays(cur, shop: Shop, params: dict, *, parallel: bool) -> tu
     fresh_key, stored_key = summary_arrays.month_keys(month_rows.customer, month_rows.month, m_stored,
                                                       stored_months["month"])
     m_match = summary_arrays.match_keys(fresh_key, stored_key)
-    at = m_match.stored_at
-    same = m_match.found
-    if m_stored.size:
-        same = same & (
-            (stored_months["count"][at] == month_rows.orders_count)
-            & (stored_months["net"][at] == month_rows.net_revenue)
-            & stored_months["currency_ok"][at]
-            & (stored_months["cohort"][at] == month_rows.cohort_month)
-            & (stored_months["previous"][at]
-               == np.where(month_rows.has_previous, month_rows.previous_month, summary_arrays.NEVER_DAY))
-            & (stored_months["following"][at]
-               == np.where(month_rows.has_following, month_rows.following_month, summary_arrays.NEVER_DAY)))
+    same = _unchanged(m_match, stored_months, [
+        ("count", month_rows.orders_count), ("net", month_rows.net_revenue), ("cohort", month_rows.cohort_month),
+        ("previous", np.where(month_rows.has_previous, month_rows.previous_month, summary_arrays.NEVER_DAY)),
+        ("following", np.where(month_rows.has_following, month_rows.following_month, summary_arrays.NEVER_DAY))])
     written += _write_table(
         cur, params, table="commerce_customermonthsummary", diff=_DIFF_MONTH, key=("customer_shopify_id", "month"),
         columns=_MONTH_COLUMNS, fields=lambda pick: _month_fields(month_rows, pick, currency),
