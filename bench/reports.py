@@ -142,6 +142,15 @@ def seed(customers: int, orders: int) -> int:
     test = rng.random(n) < 0.003
     refunded = np.where(rng.random(n) < 0.06, np.round(totals * rng.choice([0.2, 0.5, 1.0], size=n), 2), 0.0)
     first_seen = pd.Series(processed[: cust_idx.size]).groupby(cust_idx).min()
+    # The loyalty programme (so the loyalty page's members-versus-the-rest queries have members to read):
+    # 40 % of customers join, at a time between their first order and a third of the way to now; 15 % of
+    # members' later orders use a reward code (one redemption each).
+    first_day = np.full(customers, np.inf)
+    np.minimum.at(first_day, cust_idx, when)
+    member = (rng.random(customers) < 0.40) & np.isfinite(first_day)
+    enrol_day = first_day + rng.random(customers) * 0.3 * (YEARS * 365 - np.where(member, first_day, 0))
+    redeemed = member[cust_idx] & (when > enrol_day[cust_idx]) & (rng.random(cust_idx.size) < 0.15)
+    code_of = {int(i): f"LOY{i}" for i in np.flatnonzero(redeemed)}
     with connection.cursor() as cur:
         buf = io.StringIO()
         for i in range(customers):
@@ -157,15 +166,17 @@ def seed(customers: int, orders: int) -> int:
         iso = processed.strftime("%Y-%m-%dT%H:%M:%S+00:00")
         # In time order, as a real shop's orders arrive (and Shopify's ids grow): the table's physical
         # order is then the production one, which the date-range index scans of the reports depend on.
+        order_ids = np.empty(n, dtype=np.int64)
         for rank, i in enumerate(np.argsort(t_all, kind="stable")):
             oid = 5_000_000_000_000 + rank
+            order_ids[i] = oid
             cid = "\\N" if cust_all[i] == 0 else str(int(cust_all[i]))
             ts = iso[i]
             total = f"{totals[i]:.2f}"
             buf.write(
                 f"{shop.pk}\t{oid}\t#{1000 + rank}\t{cid}\t\t{ts}\t{ts}\t{ts}\t"
                 f"{ts if cancelled[i] else chr(92) + 'N'}\t\tpaid\tfulfilled\tEUR\tEUR\t{total}\t0\t0\t0\t{total}\t"
-                f"{refunded[i]:.2f}\t{{}}\t\t\t{'t' if test[i] else 'f'}\t{ts}\n")
+                f"{refunded[i]:.2f}\t{{{code_of.get(int(i), '')}}}\t\t\t{'t' if test[i] else 'f'}\t{ts}\n")
             if refunded[i] > 0:
                 refund_buf.write(f"{shop.pk}\t{oid * 10}\t{oid}\t{ts}\t{ts}\t{refunded[i]:.2f}\tEUR\t{ts}\t{ts}\n")
         buf.seek(0)
@@ -178,7 +189,9 @@ def seed(customers: int, orders: int) -> int:
         cur.cursor.copy_expert(
             "COPY commerce_refund (shop_id, shopify_id, order_shopify_id, created_at, processed_at, amount, "
             "currency, updated_at, synced_at) FROM STDIN", refund_buf)
-        cur.execute("ANALYZE commerce_order; ANALYZE commerce_customer; ANALYZE commerce_refund")
+        seed_loyalty(cur, shop, start, member, enrol_day, cust_idx, when, oid_of=order_ids, code_of=code_of)
+        cur.execute("ANALYZE commerce_order; ANALYZE commerce_customer; ANALYZE commerce_refund; "
+                    "ANALYZE loyalty_pointsaccount; ANALYZE loyalty_redemption")
     summaries_rebuild(shop=shop)
     with connection.cursor() as cur:
         # A freshly loaded table has no visibility map: VACUUM so index-only scans work as in production.
@@ -186,6 +199,35 @@ def seed(customers: int, orders: int) -> int:
                       "commerce_customermonthsummary"):
             cur.execute(f"VACUUM ANALYZE {table}")
     return shop.pk
+
+
+def seed_loyalty(cur, shop, start, member, enrol_day, cust_idx, when, *, oid_of, code_of) -> None:
+    """Points accounts of the members and one used redemption per reward-code order (see seed)."""
+    from loyalty.models import Reward
+
+    reward = Reward.objects.create(shop=shop, name="5 EUR off", kind=Reward.Kind.FIXED_AMOUNT, points_cost=500,
+                                   amount=5, currency="EUR")
+    at = lambda day: (start + pd.Timedelta(days=float(day))).isoformat()  # noqa: E731
+    buf = io.StringIO()
+    for c in np.flatnonzero(member):
+        enrolled = at(enrol_day[c])
+        buf.write(f"{shop.pk}\t{c + 1}\t0\t0\t0\t500\t500\t{enrolled}\t{enrolled}\n")
+    buf.seek(0)
+    cur.cursor.copy_expert(
+        "COPY loyalty_pointsaccount (shop_id, customer_shopify_id, balance, owed, pending, lifetime_earned, "
+        "lifetime_redeemed, last_activity_at, enrolled_at) FROM STDIN", buf)
+    cur.execute("SELECT customer_shopify_id, id FROM loyalty_pointsaccount WHERE shop_id = %s", [shop.pk])
+    account_of = dict(cur.fetchall())
+    buf = io.StringIO()
+    for i, code in code_of.items():
+        used = at(when[i])
+        buf.write(f"{shop.pk}\t{account_of[int(cust_idx[i]) + 1]}\t{reward.pk}\t500\tused\tbench-{i}\t{code}\t"
+                  f"5\tEUR\t{oid_of[i]}\t{used}\t{used}\t{used}\t\t\tf\n")
+    buf.seek(0)
+    cur.cursor.copy_expert(
+        "COPY loyalty_redemption (shop_id, account_id, reward_id, points, status, idempotency_key, code, "
+        "value_amount, currency, order_shopify_id, used_at, created_at, updated_at, shopify_discount_gid, error, "
+        "shopify_check_pending) FROM STDIN", buf)
 
 
 # ---------------------------------------------------------------------------------------------- peers

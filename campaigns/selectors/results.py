@@ -111,7 +111,9 @@ WITH used AS (
     FROM commerce_order o
     CROSS JOIN LATERAL unnest(o.discount_codes) AS dc(code)
     JOIN campaigns_couponcode c ON c.shop_id = o.shop_id AND upper(c.code) = upper(dc.code)
-    WHERE o.shop_id = %(shop)s AND NOT o.test AND o.cancelled_at IS NULL {coupon_filter}
+    -- discount_codes <> '{{}}': only the orders with a code (the partial index commerce_order_shop_coded).
+    WHERE o.shop_id = %(shop)s AND o.discount_codes <> '{{}}' AND NOT o.test AND o.cancelled_at IS NULL
+      {coupon_filter}
 )
 SELECT u.coupon_id, count(*), count(DISTINCT o.customer_shopify_id),
        COALESCE(sum(o.total - o.total_refunded), 0), COALESCE(sum(o.total_discounts), 0)

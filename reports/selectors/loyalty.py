@@ -20,9 +20,10 @@ from decimal import Decimal
 
 from django.apps import apps
 
+from core.concurrency import run_together
 from shops.models import Shop
 
-from .periods import DateRange, activity_source, activity_totals, report_cursor, shop_tz
+from .periods import DateRange, activity_totals, report_cursor, shop_tz
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,63 +83,68 @@ def loyalty_impact(shop: Shop, period: DateRange) -> LoyaltyImpact | None:
     account_table, redemption_table = tables
     lo, hi = period.bounds_utc(shop_tz(shop))
     end_exclusive = period.end + dt.timedelta(days=1)
-    act = activity_source(shop, period.start, end_exclusive, "p")
+    members_sql = f"SELECT customer_shopify_id FROM {account_table} WHERE shop_id = %(shop)s AND enrolled_at < %(hi)s"  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     totals = activity_totals(shop, period.start, end_exclusive, "t")
-    params = {"shop": shop.pk, "lo": lo, "hi": hi, **act.params, **totals.params}
-    empty = GroupStats(0, 0, 0, Decimal(0))
-    with report_cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM {account_table} WHERE shop_id = %(shop)s AND enrolled_at < %(hi)s",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
-                    params)
-        members_total = cur.fetchone()[0]
-        # Everyone's numbers in one pass over the month summaries (periods.activity_totals); the members'
-        # by grouping only their activity rows; non-members are the difference.
-        cur.execute(totals.sql, params)
-        customers, orders, repeaters, net = cur.fetchone()
-        everyone = GroupStats(customers, int(orders), repeaters, Decimal(net))
-        members = empty
-        if members_total:
+    member_totals = activity_totals(shop, period.start, end_exclusive, "m", customers=members_sql)
+    params = {"shop": shop.pk, "lo": lo, "hi": hi, **totals.params, **member_totals.params}
+
+    def groups_and_revenue():
+        with report_cursor() as cur:
+            cur.execute(f"SELECT count(*) FROM ({members_sql}) m", params)  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+            members_total = cur.fetchone()[0]
+            # Everyone's numbers from the rollup, the members' from their own month rows (both
+            # periods.activity_totals: no GROUP BY customer); non-members are the difference.
+            cur.execute(totals.sql, params)
+            everyone = GroupStats(*_stats(cur.fetchone()))
+            members = GroupStats(0, 0, 0, Decimal(0))
+            if members_total:
+                cur.execute(member_totals.sql, params)
+                members = GroupStats(*_stats(cur.fetchone()))
+            # Revenue of all counted orders in the period: the customers' (from the activity rows) plus
+            # the guests' (by index).
             cur.execute(
-                f"""WITH members AS MATERIALIZED (
-                        SELECT customer_shopify_id FROM {account_table}
-                        WHERE shop_id = %(shop)s AND enrolled_at < %(hi)s
-                    )
-                    SELECT count(*), coalesce(sum(n), 0), count(*) FILTER (WHERE n > 1), coalesce(sum(net), 0)
-                    FROM (SELECT a.customer_shopify_id, sum(a.n) AS n, sum(a.net) AS net
-                          FROM ({act.sql}) a JOIN members m ON m.customer_shopify_id = a.customer_shopify_id
-                          GROUP BY a.customer_shopify_id HAVING sum(a.n) > 0) per""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+                """SELECT coalesce(sum(total - total_refunded), 0) FROM commerce_order
+                   WHERE shop_id = %(shop)s AND customer_shopify_id IS NULL AND NOT test AND cancelled_at IS NULL
+                     AND processed_at >= %(lo)s AND processed_at < %(hi)s""",
                 params,
             )
-            row = cur.fetchone()
-            members = GroupStats(row[0], int(row[1]), row[2], Decimal(row[3]))
-        non_members = GroupStats(everyone.customers - members.customers, everyone.orders - members.orders,
-                                 everyone.repeat_customers - members.repeat_customers,
-                                 everyone.net_revenue - members.net_revenue)
-        groups = {True: members, False: non_members}
-        # Revenue of all counted orders in the period: the groups' (from the activity rows) plus the guests'
-        # (by index), so only orders with discount codes are read from the period's orders, and none
-        # while the shop has no redemption code to match.
-        cur.execute(
-            """SELECT coalesce(sum(total - total_refunded), 0) FROM commerce_order
-               WHERE shop_id = %(shop)s AND customer_shopify_id IS NULL AND NOT test AND cancelled_at IS NULL
-                 AND processed_at >= %(lo)s AND processed_at < %(hi)s""",
-            params,
-        )
-        total_revenue = Decimal(cur.fetchone()[0]) + sum((g.net_revenue for g in groups.values()), Decimal(0))
-        cur.execute(f"""SELECT array_agg(DISTINCT upper(code)) FROM {redemption_table}
-                        WHERE shop_id = %(shop)s AND code <> ''""", params)  # noqa: S608 - SQL built from constants and model table names only; values are parameters
-        codes = cur.fetchone()[0]
-        reward_orders, reward_revenue = 0, Decimal(0)
-        if codes:
+            guests = Decimal(cur.fetchone()[0])
+        return members_total, everyone, members, everyone.net_revenue + guests
+
+    def reward_orders():
+        # Orders that used a reward: any of their codes is one of the shop's redemption codes (compared
+        # upper-cased, as Shopify compares codes). Only the period's orders with a code are read (the
+        # partial index commerce_order_shop_coded, which covers these columns), each code looked up in one
+        # hash of the redemption codes: the array overlap (&&) this replaces compared every order's codes
+        # with every redemption code, 5 s on a year of a million-order shop with 35,000 redemptions.
+        with report_cursor() as cur:
             cur.execute(
-                """SELECT count(*), coalesce(sum(total - total_refunded), 0) FROM commerce_order
-                   WHERE shop_id = %(shop)s AND NOT test AND cancelled_at IS NULL
-                     AND processed_at >= %(lo)s AND processed_at < %(hi)s AND discount_codes <> '{}'
-                     AND ARRAY(SELECT upper(c) FROM unnest(discount_codes) c) && %(codes)s::text[]""",
-                {**params, "codes": codes},
+                f"""SELECT count(*), coalesce(sum(net), 0) FROM (
+                        SELECT DISTINCT o.shopify_id, o.total - o.total_refunded AS net
+                        FROM commerce_order o CROSS JOIN LATERAL unnest(o.discount_codes) AS used (code)
+                        WHERE o.shop_id = %(shop)s AND o.discount_codes <> '{{}}' AND NOT o.test
+                          AND o.cancelled_at IS NULL AND o.processed_at >= %(lo)s AND o.processed_at < %(hi)s
+                          AND upper(used.code) IN (SELECT upper(code) FROM {redemption_table}
+                                                   WHERE shop_id = %(shop)s AND code <> '')
+                    ) used_rewards""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+                params,
             )
-            reward_orders, reward_revenue = cur.fetchone()
+            found, revenue = cur.fetchone()
+        return found, Decimal(revenue)
+
+    # Two independent reads, on two connections at once (core.concurrency).
+    (members_total, everyone, members, total_revenue), (rewarded, reward_revenue) = run_together(
+        groups_and_revenue, reward_orders)
+    non_members = GroupStats(everyone.customers - members.customers, everyone.orders - members.orders,
+                             everyone.repeat_customers - members.repeat_customers,
+                             everyone.net_revenue - members.net_revenue)
     return LoyaltyImpact(
         period=period, currency=shop.currency, members_total=members_total,
         members=members, non_members=non_members,
-        reward_orders=reward_orders, reward_revenue=Decimal(reward_revenue), total_revenue=Decimal(total_revenue),
+        reward_orders=rewarded, reward_revenue=reward_revenue, total_revenue=total_revenue,
     )
+
+
+def _stats(row) -> tuple[int, int, int, Decimal]:
+    customers, orders, repeaters, net = row
+    return int(customers), int(orders), int(repeaters), Decimal(net)

@@ -90,18 +90,15 @@ def next_month(day: dt.date) -> dt.date:
 
 @dataclass(frozen=True, slots=True)
 class ActivitySource:
-    """SQL giving rows (customer_shopify_id, n, net) whose sums per customer are the customer's counted
-    orders and net revenue in an interval; a customer is in the interval iff the sum of its n is > 0.
+    """SQL of a period's customer activity (see activity_totals) and its parameters.
 
-    Whole calendar months are read from commerce_customermonthsummary (one row per customer-month, kept
-    current by the order upsert); only part of the months at either end comes from commerce_order. An
-    end month is read either directly (its orders inside the interval, n = +1) or as its summary row
-    minus its orders outside the interval (n = −1, net negated), whichever covers fewer days: a range
-    ending today subtracts the rest of this month, which has no orders yet. Rows can therefore carry
-    negative n and net, and consumers group by customer and keep sum(n) > 0 (no customer is left with
-    a negative sum: the month row counts every counted order of that month).
-    That keeps a 12-month report to a few hundred thousand summary rows and a few days of orders,
-    while still honouring day-exact ranges.
+    Whole calendar months are read from the month summaries (commerce_customermonthsummary, one row per
+    customer-month, and its rollup commerce_monthactivity, both kept current by the order upsert); only
+    part of the months at either end comes from commerce_order. An end month is read either directly
+    (its orders inside the interval, n = +1) or as its summary row minus its orders outside the interval
+    (n = −1, net negated), whichever covers fewer days: a range ending today subtracts the rest of this
+    month, which has no orders yet. That keeps a 12-month report to the summaries and a few days of
+    orders, while still honouring day-exact ranges.
     """
 
     sql: str
@@ -110,7 +107,7 @@ class ActivitySource:
 
 @dataclass(frozen=True, slots=True)
 class ActivityParts:
-    """How activity_source splits local dates [start, end_exclusive): whole months [m0, m1) read from
+    """How a period's activity splits local dates [start, end_exclusive): whole months [m0, m1) read from
     the month summaries, plus order intervals (local dates, [lo, hi)) added to them, and order intervals
     subtracted from them (parts of a month in [m0, m1) that lie outside the range)."""
 
@@ -153,54 +150,24 @@ def local_midnight_utc(shop: Shop, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=shop_tz(shop)).astimezone(dt.UTC)
 
 
-def activity_source(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: str) -> ActivitySource:
-    """Customer activity for the local dates [start, end_exclusive). `prefix` keeps parameter names of
-    several sources in one statement apart."""
-    tz = shop_tz(shop)
-    parts_ = activity_parts(start, end_exclusive)
-    m0, m1, add, subtract = parts_.m0, parts_.m1, list(parts_.add), list(parts_.subtract)
-
-    def utc(day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
-
-    p = prefix
-    params: dict = {f"{p}_m0": m0, f"{p}_m1": m1}
-
-    def condition(intervals: list[tuple[dt.date, dt.date]], tag: str) -> str:
-        parts = []
-        for i, (lo, hi) in enumerate(intervals):
-            params[f"{p}_{tag}{i}lo"], params[f"{p}_{tag}{i}hi"] = utc(lo), utc(hi)
-            parts.append(f"(processed_at >= %({p}_{tag}{i}lo)s AND processed_at < %({p}_{tag}{i}hi)s)")
-        return " OR ".join(parts) or "false"
-
-    orders = """
-        SELECT customer_shopify_id, {sign}, {sign} * (total - total_refunded)
-        FROM commerce_order
-        WHERE shop_id = %(shop)s AND customer_shopify_id IS NOT NULL AND NOT test AND cancelled_at IS NULL
-          AND ({condition})"""
-    parts = [f"""
-        SELECT customer_shopify_id, orders_count AS n, net_revenue AS net
-        FROM commerce_customermonthsummary
-        WHERE shop_id = %(shop)s AND month >= %({p}_m0)s AND month < %({p}_m1)s"""]  # noqa: S608 - SQL built from constants and model table names only; values are parameters
-    if add:
-        parts.append(orders.format(sign=1, condition=condition(add, "a")))
-    if subtract:
-        parts.append(orders.format(sign=-1, condition=condition(subtract, "s")))
-    return ActivitySource("\n        UNION ALL".join(parts), params)
-
-
-def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: str) -> ActivitySource:
+def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: str, *,
+                    customers: str | None = None) -> ActivitySource:
     """SQL of one row (customers, customer_orders, repeat_customers, customer_net) for the local dates
     [start, end_exclusive): customers with a counted order in it, their orders, how many ordered twice or
-    more, and their net revenue. Same numbers as grouping activity_source's rows by customer, without
-    the GROUP BY over hundreds of thousands of rows:
+    more, and their net revenue. Same numbers as grouping every customer's activity rows (month rows and
+    end-month orders) by customer, without the GROUP BY over hundreds of thousands of rows:
     - the whole months [m0, m1) from the rollup of the month summaries (commerce_monthactivity): a
       customer's first row in the range is the one whose previous_month is NULL or before m0, and they
       ordered twice or more in the range when that row has 2+ orders or their following_month is before
       m1; the rollup counts rows by exactly those columns;
     - the orders of the partial end months (added, or subtracted from a whole month, as in
-      activity_source) grouped by customer, each such customer's whole-month orders looked up in their
-      own month rows, and the counts corrected for them."""
+      ActivitySource) grouped by customer, each such customer's whole-month orders looked up in their
+      own month rows, and the counts corrected for them.
+
+    `customers`: SQL selecting customer_shopify_id (its parameters in the caller's dict) to count only
+    those customers (e.g. the loyalty members). The whole months then come from their own month rows,
+    counted by the same columns in one pass (the rollup does not know which customer a row is): still no
+    GROUP BY customer."""
     parts_ = activity_parts(start, end_exclusive)
     p = prefix
     params: dict = {f"{p}_m0": parts_.m0, f"{p}_m1": parts_.m1}
@@ -214,6 +181,30 @@ def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
         return " OR ".join(found) or "false"
 
     m0, m1 = f"%({p}_m0)s", f"%({p}_m1)s"
+    first_in_range = f"(a.previous_month IS NULL OR a.previous_month < {m0})"
+    if customers is None:
+        only_edge = ""
+        whole = f"""
+            SELECT coalesce(sum(a.customers) FILTER (WHERE {first_in_range}), 0) AS customers,
+                   coalesce(sum(a.orders), 0) AS orders,
+                   coalesce(sum(a.customers) FILTER (WHERE {first_in_range}
+                                                      AND (a.repeat_in_month OR a.following_month < {m1})), 0)
+                       AS repeaters,
+                   coalesce(sum(a.net_revenue), 0) AS net
+            FROM commerce_monthactivity a
+            WHERE a.shop_id = %(shop)s AND a.month >= {m0} AND a.month < {m1}"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+    else:
+        only_edge = f"WHERE e.customer_shopify_id IN ({customers})"
+        # The month rows themselves, counted as the rollup counts them (a row is one customer-month).
+        whole = f"""
+            SELECT count(*) FILTER (WHERE {first_in_range}) AS customers,
+                   coalesce(sum(a.orders_count), 0) AS orders,
+                   count(*) FILTER (WHERE {first_in_range} AND (a.orders_count > 1 OR a.following_month < {m1}))
+                       AS repeaters,
+                   coalesce(sum(a.net_revenue), 0) AS net
+            FROM commerce_customermonthsummary a
+            WHERE a.shop_id = %(shop)s AND a.month >= {m0} AND a.month < {m1}
+              AND a.customer_shopify_id IN ({customers})"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     # The whole months from the rollup (commerce_monthactivity: the month rows counted per
     # (month, previous_month, following_month, repeat_in_month), a few ten thousand rows instead of a few
     # hundred thousand month rows); the edge customers' whole-month orders by unique-index lookups of
@@ -230,6 +221,7 @@ def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
                 WHERE shop_id = %(shop)s AND customer_shopify_id IS NOT NULL AND NOT test
                   AND cancelled_at IS NULL AND ({condition(parts_.subtract, "s")})
             ) e
+            {only_edge}
             GROUP BY e.customer_shopify_id
         ), edge_whole AS (
             -- One index scan for all edge customers (= ANY of their ids) rather than a subquery per
@@ -247,16 +239,7 @@ def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
                    coalesce(sum((wn + en > 1)::int - (wn > 1)::int), 0) AS repeaters,
                    coalesce(sum(enet), 0) AS net
             FROM edge_whole
-        ), whole AS (
-            SELECT coalesce(sum(a.customers) FILTER (WHERE a.previous_month IS NULL OR a.previous_month < {m0}), 0)
-                       AS customers,
-                   coalesce(sum(a.orders), 0) AS orders,
-                   coalesce(sum(a.customers) FILTER (WHERE (a.previous_month IS NULL OR a.previous_month < {m0})
-                                                      AND (a.repeat_in_month OR a.following_month < {m1})), 0)
-                       AS repeaters,
-                   coalesce(sum(a.net_revenue), 0) AS net
-            FROM commerce_monthactivity a
-            WHERE a.shop_id = %(shop)s AND a.month >= {m0} AND a.month < {m1}
+        ), whole AS ({whole}
         )
         SELECT (whole.customers + correction.customers)::bigint, whole.orders + correction.orders,
                (whole.repeaters + correction.repeaters)::bigint, whole.net + correction.net
