@@ -265,8 +265,12 @@ def _segment_customers_context(request: HttpRequest, shop, segment: str) -> dict
 def _loyalty_context(request: HttpRequest, shop) -> dict:
     period = _period(request, shop)
     compare, comparison = _comparison(request, period)
-    impact = selectors.loyalty_impact(shop, period)
-    previous = selectors.loyalty_impact(shop, comparison) if (impact and comparison) else None
+    if comparison is None:
+        impact, previous = selectors.loyalty_impact(shop, period), None
+    else:
+        # Both periods at once, one per connection (each then runs its own two reads one after the other).
+        impact, previous = run_together(lambda: selectors.loyalty_impact(shop, period),
+                                        lambda: selectors.loyalty_impact(shop, comparison))
     rows = []
     if impact is not None:
         for label, getter, kind in LOYALTY_ROWS:
