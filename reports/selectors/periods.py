@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
+from core.concurrency import running_together
 from shops.models import Shop
 
 
@@ -254,9 +255,12 @@ def report_cursor() -> Iterator[CursorWrapper]:
       here and never pays back on queries that take a few hundred milliseconds (measured on the
       1M-order benchmark shop: the period metrics went from 790 to 545 ms);
     - work_mem 64 MB: the hash aggregates and sorts over a few hundred thousand summary rows stay in
-      memory instead of spilling to disk.
+      memory instead of spilling to disk;
+    - no parallel workers while another read of the same request runs on another connection
+      (core.concurrency.running_together).
     SET LOCAL ends with the transaction, so the connection goes back to the pool unchanged.
     """
+    serial = "SET LOCAL max_parallel_workers_per_gather = 0; " if running_together() else ""
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; SET TRANSACTION READ ONLY")
+        cur.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; {serial}SET TRANSACTION READ ONLY")
         yield cur

@@ -47,3 +47,23 @@ def test_inside_a_transaction_everything_runs_on_its_connection():
     # Another connection could not see this transaction's rows: the reads run in turn, on this one.
     with transaction.atomic():
         assert len(set(run_together(_backend_pid, _backend_pid))) == 1
+
+
+def _parallel_workers() -> str:
+    from reports.selectors.periods import report_cursor
+
+    with report_cursor() as cur:
+        cur.execute("SHOW max_parallel_workers_per_gather")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reads_side_by_side_leave_parallel_workers_to_the_other_read():
+    # Two connections already use both cores: each report read then runs without parallel workers. A read
+    # on its own keeps them (the segments page's one big aggregate is faster with them).
+    default = _parallel_workers()
+    assert default != "0"
+    assert run_together(_parallel_workers, _parallel_workers) == ["0", "0"]
+    assert _parallel_workers() == default, "the setting ends with the read's transaction and the call"
+    with transaction.atomic():  # in turn on one connection: nothing runs beside it
+        assert run_together(_parallel_workers, _parallel_workers) == [default, default]
