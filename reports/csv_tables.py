@@ -66,7 +66,7 @@ def _segment_customers(request: HttpRequest, shop) -> Table:
               _("Net revenue"), "R", "F", "M"]
     rows = ([c.customer_shopify_id, c.first_name, c.last_name, c.email, c.last_order_at, c.orders, c.net_revenue,
              c.recency_score, c.frequency_score, c.monetary_score]
-            for c in selectors.rfm_segment_customers(shop, segment))
+            for c in selectors.rfm_segment_customers_all(shop, segment))
     return f"rfm-{segment.value}.csv", header, rows
 
 
@@ -90,7 +90,7 @@ def _predictions(lapsing_only: bool) -> Callable[[HttpRequest, object], Table]:
                   _("Predicted value, 365 days"), _("Likely to lapse")]
         rows = ([c.customer_shopify_id, c.name, c.email, c.orders, c.net_revenue, c.p_alive, c.expected_orders_90,
                  c.expected_orders_365, c.expected_order_value, c.predicted_clv_365, c.likely_to_lapse]
-                for c in selectors.predicted_customers(shop, lapsing_only=lapsing_only, limit=None))
+                for c in selectors.predicted_customers_all(shop, lapsing_only=lapsing_only))
         return ("customers-likely-to-lapse.csv" if lapsing_only else "predicted-value.csv"), header, rows
 
     return build

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 
 def _plain(value) -> str:
@@ -22,7 +23,11 @@ def _plain(value) -> str:
     return str(value)
 
 
-def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> HttpResponse:
+# Streamed files are sent in pieces of about this many characters.
+_CHUNK = 64 * 1024
+
+
+def _csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
     buffer = io.StringIO()
     # A byte-order mark makes Excel open UTF-8 (names with ä, š, ή) correctly.
     buffer.write("\ufeff")
@@ -30,7 +35,22 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence])
     writer.writerow([str(h) for h in header])
     for row in rows:
         writer.writerow([_sanitize(_plain(v)) for v in row])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        if buffer.tell() >= _CHUNK:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> HttpResponseBase:
+    """The table as a CSV download. A list of rows is sent whole; any other iterable (a selector that reads
+    a server-side cursor: every customer of a big shop) is streamed as it is read."""
+    if isinstance(rows, list | tuple):
+        response: HttpResponseBase = HttpResponse("".join(_csv_text(header, rows)),
+                                                  content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse((text.encode() for text in _csv_text(header, rows)),
+                                         content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -28,6 +28,7 @@ from .predictions import (
     clv_fit_current,
     clv_fit_latest,
     predicted_customers,
+    predicted_customers_all,
     prediction_summary,
 )
 from .rfm import (
@@ -37,6 +38,7 @@ from .rfm import (
     rfm_overview,
     rfm_segment_customer_ids,
     rfm_segment_customers,
+    rfm_segment_customers_all,
 )
 
 __all__ = [
@@ -44,6 +46,6 @@ __all__ = [
     "MonthOrders", "Overview", "PeriodMetrics", "PredictedCustomer", "RfmCustomer", "RfmOverview",
     "SecondOrderGaps", "Segment", "active_window_days", "clv_fit_current", "clv_fit_latest", "cohort_matrix",
     "comparison_range", "customer_base", "default_range", "loyalty_impact", "monthly_new_vs_returning", "overview",
-    "period_metrics", "predicted_customers", "prediction_summary", "rfm_overview", "rfm_segment_customer_ids",
-    "rfm_segment_customers", "second_order_gaps", "shop_today", "shop_tz",
+    "period_metrics", "predicted_customers", "predicted_customers_all", "prediction_summary", "rfm_overview", "rfm_segment_customer_ids",
+    "rfm_segment_customers", "rfm_segment_customers_all", "second_order_gaps", "shop_today", "shop_tz",
 ]

@@ -264,3 +264,21 @@ def report_cursor() -> Iterator[CursorWrapper]:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '64MB'; {serial}SET TRANSACTION READ ONLY")
         yield cur
+
+
+def report_rows(sql: str, params: dict, *, batch: int = 10000) -> Iterator[tuple]:
+    """The rows of one report query, read `batch` at a time from a server-side cursor, in report_cursor's
+    transaction and settings. For the CSV exports of every customer: the file streams as the rows arrive,
+    and memory stays flat whatever the shop's size (the 191,000-row predictions export held 224 MB when
+    it was built whole). Closing the generator early (a download cancelled) closes the cursor and ends
+    the transaction."""
+    with report_cursor() as setup:
+        # Plan for all the rows, not the first tenth (a cursor's default): these exports read them all.
+        setup.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+        cur = connection.chunked_cursor()
+        try:
+            cur.execute(sql, params)
+            while rows := cur.fetchmany(batch):
+                yield from rows
+        finally:
+            cur.close()

@@ -1,6 +1,7 @@
 """Reads of the predicted-value model: the shop's latest fit and its customers' predictions."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from django.db.models import Count, Q, Sum
 from shops.models import Shop
 
 from ..models import ClvFit, CustomerPrediction
+from .periods import report_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,20 +72,34 @@ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 
+def _list_sql(lapsing_only: bool) -> str:
+    return _LIST_SQL.format(
+        filter="AND p.likely_to_lapse" if lapsing_only else "",
+        order="coalesce(s.net_revenue, 0) DESC" if lapsing_only else "p.predicted_clv_365 DESC",
+    )
+
+
+def _predicted(r) -> PredictedCustomer:
+    return PredictedCustomer(r[0], r[1], r[2], r[3], Decimal(r[4]), r[5], r[6], r[7], Decimal(r[8]), Decimal(r[9]),
+                             r[10])
+
+
 def predicted_customers(shop: Shop, *, lapsing_only: bool = False, limit: int | None = 50,
                         offset: int = 0) -> list[PredictedCustomer]:
     """Customers by predicted 365-day value; `lapsing_only` lists those likely to lapse, the ones who
     spent most first (they are the ones worth winning back)."""
     from django.db import connection
 
-    sql = _LIST_SQL.format(
-        filter="AND p.likely_to_lapse" if lapsing_only else "",
-        order="coalesce(s.net_revenue, 0) DESC" if lapsing_only else "p.predicted_clv_365 DESC",
-    )
     with connection.cursor() as cur:
-        cur.execute(sql, {"shop": shop.pk, "limit": limit, "offset": offset})
-        return [PredictedCustomer(r[0], r[1], r[2], r[3], Decimal(r[4]), r[5], r[6], r[7], Decimal(r[8]),
-                                  Decimal(r[9]), r[10]) for r in cur.fetchall()]
+        cur.execute(_list_sql(lapsing_only), {"shop": shop.pk, "limit": limit, "offset": offset})
+        return [_predicted(r) for r in cur.fetchall()]
+
+
+def predicted_customers_all(shop: Shop, *, lapsing_only: bool = False) -> Iterator[PredictedCustomer]:
+    """Every customer of predicted_customers, in its order, streamed (periods.report_rows): the CSV
+    export of a shop with hundreds of thousands of customers."""
+    for r in report_rows(_list_sql(lapsing_only), {"shop": shop.pk, "limit": None, "offset": 0}):
+        yield _predicted(r)
 
 
 def lapsing_count(shop: Shop) -> int:

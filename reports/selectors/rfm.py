@@ -21,13 +21,14 @@ the overview makes two of them and a walk of an index:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
 from shops.models import Shop
 
-from .periods import report_cursor
+from .periods import report_cursor, report_rows
 
 
 class Segment(StrEnum):
@@ -287,10 +288,26 @@ FROM {_T} WHERE shop_id = %(shop)s
 """  # noqa: S608 - SQL built from constants and model table names only; values are parameters
 
 
+def _segment_customers_sql(condition: str) -> str:
+    # The page is cut from the summaries first; only its rows are joined to the customers.
+    return f"""SELECT s.customer_shopify_id, coalesce(c.first_name, ''), coalesce(c.last_name, ''),
+                      coalesce(c.email, ''), s.last_order_at, s.orders_count, s.net_revenue, s.r, s.f, s.m
+               FROM (SELECT * FROM ({_SCORED_SQL}) s WHERE {condition}
+                     ORDER BY s.net_revenue DESC, s.customer_shopify_id
+                     LIMIT %(limit)s OFFSET %(offset)s) s
+               LEFT JOIN commerce_customer c ON c.shop_id = %(shop)s AND c.shopify_id = s.customer_shopify_id
+               ORDER BY s.net_revenue DESC, s.customer_shopify_id"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+
+
+def _rfm_customer(row, segment: Segment) -> RfmCustomer:
+    return RfmCustomer(row[0], row[1], row[2], row[3], row[4], row[5], Decimal(row[6]), row[7], row[8], row[9],
+                       segment)
+
+
 def rfm_segment_customers(shop: Shop, segment: Segment | str, *, limit: int | None = None,
                           offset: int = 0) -> list[RfmCustomer]:
-    """The customers of one RFM segment of the shop, most valuable first (for the admin list, the CSV
-    export and campaigns). Raises ValueError for an unknown segment name."""
+    """The customers of one RFM segment of the shop, most valuable first (for the admin list and
+    campaigns). Raises ValueError for an unknown segment name."""
     segment = Segment(segment)
     with report_cursor() as cur:
         found = _thresholds(cur, shop)
@@ -298,20 +315,26 @@ def rfm_segment_customers(shop: Shop, segment: Segment | str, *, limit: int | No
             return []
         _, thresholds = found
         condition, params = _segment_filter(segment, thresholds)
-        # The page is cut from the summaries first; only its rows are joined to the customers.
-        cur.execute(
-            f"""SELECT s.customer_shopify_id, coalesce(c.first_name, ''), coalesce(c.last_name, ''),
-                       coalesce(c.email, ''), s.last_order_at, s.orders_count, s.net_revenue, s.r, s.f, s.m
-                FROM (SELECT * FROM ({_SCORED_SQL}) s WHERE {condition}
-                      ORDER BY s.net_revenue DESC, s.customer_shopify_id
-                      LIMIT %(limit)s OFFSET %(offset)s) s
-                LEFT JOIN commerce_customer c ON c.shop_id = %(shop)s AND c.shopify_id = s.customer_shopify_id
-                ORDER BY s.net_revenue DESC, s.customer_shopify_id""",  # noqa: S608 - SQL built from constants and model table names only; values are parameters
-            {"shop": shop.pk, "limit": limit, "offset": offset, **params, **_threshold_params(thresholds)},
-        )
+        cur.execute(_segment_customers_sql(condition),
+                    {"shop": shop.pk, "limit": limit, "offset": offset, **params, **_threshold_params(thresholds)})
         rows = cur.fetchall()
-    return [RfmCustomer(row[0], row[1], row[2], row[3], row[4], row[5], Decimal(row[6]), row[7], row[8], row[9],
-                        segment) for row in rows]
+    return [_rfm_customer(row, segment) for row in rows]
+
+
+def rfm_segment_customers_all(shop: Shop, segment: Segment | str) -> Iterator[RfmCustomer]:
+    """Every customer of rfm_segment_customers, in its order, streamed (periods.report_rows) for the CSV
+    export. The thresholds are read first, then the list in a transaction of its own. Raises ValueError
+    for an unknown segment name (when called, before anything is read)."""
+    segment = Segment(segment)
+    with report_cursor() as cur:
+        found = _thresholds(cur, shop)
+    if found is None:
+        return iter(())
+    _, thresholds = found
+    condition, params = _segment_filter(segment, thresholds)
+    rows = report_rows(_segment_customers_sql(condition),
+                       {"shop": shop.pk, "limit": None, "offset": 0, **params, **_threshold_params(thresholds)})
+    return (_rfm_customer(row, segment) for row in rows)
 
 
 def rfm_segment_customer_ids(shop: Shop, segment: Segment | str) -> list[int]:

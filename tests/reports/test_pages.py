@@ -3,6 +3,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+from decimal import Decimal
 
 import pytest
 
@@ -80,7 +81,54 @@ def test_segment_customer_list_is_paginated(client, installed):
 def _csv(response):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def _predictions(shop, count, *, first_id):
+    from reports.models import CustomerPrediction
+
+    fit = ClvFit.objects.create(shop=shop, currency="EUR", status=ClvFit.Status.SUCCEEDED)
+    CustomerPrediction.objects.bulk_create(
+        CustomerPrediction(shop=shop, fit=fit, customer_shopify_id=first_id + i, orders=1 + i % 4,
+                           p_alive=0.3 if i % 3 == 0 else 0.9, expected_orders_90=0.1 * i,
+                           expected_orders_365=0.4 * i, expected_order_value=Decimal("20.5"),
+                           predicted_clv_365=Decimal("8.2") * i, likely_to_lapse=i % 3 == 0)
+        for i in range(count))
+
+
+def test_customer_lists_stream_every_row_of_the_shop(client, installed, other_shop):
+    # Every customer of a big shop: sent as the server-side cursor is read (not built whole in memory),
+    # every row of this shop in the page's order, none of another shop's.
+    _predictions(installed, 25_000, first_id=1_000_000)
+    _predictions(other_shop, 5, first_id=9_000_000)
+    response = client.get("/reports/export/predictions.csv", **bearer(installed))
+    assert response.streaming
+    rows = _csv(response)[1:]
+    assert len(rows) == 25_000
+    assert [int(r[0]) for r in rows[:3]] == [1_024_999, 1_024_998, 1_024_997]  # highest predicted value first
+    assert all(int(r[0]) < 9_000_000 for r in rows)
+    lapsing = _csv(client.get("/reports/export/lapsing.csv", **bearer(installed)))[1:]
+    assert len(lapsing) == len(range(0, 25_000, 3)) and all(r[-1] == "True" for r in lapsing)
+    champions = client.get("/reports/export/segment-customers.csv", {"segment": "champions"}, **bearer(installed))
+    assert champions.streaming and _csv(champions)[0][0] == "Customer ID"
+
+
+def test_a_cancelled_download_closes_its_cursor(installed):
+    from django.db import connection
+
+    from reports.selectors.periods import report_rows
+
+    _predictions(installed, 30, first_id=1)
+    rows = report_rows("SELECT customer_shopify_id FROM reports_customerprediction WHERE shop_id = %(shop)s "
+                       "ORDER BY 1", {"shop": installed.pk}, batch=7)
+    assert next(rows) == (1,)
+    depth = len(connection.savepoint_ids)
+    rows.close()  # the client went away after the first rows
+    assert len(connection.savepoint_ids) == depth - 1, "its transaction (a savepoint here) ended"
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_cursors")
+        assert cur.fetchone()[0] == 0
 
 
 def test_csv_exports(client, installed):
