@@ -64,23 +64,41 @@ def report_settings_save(*, shop: Shop, gross_margin: Decimal | None, active_win
 # ------------------------------------------------------------------------------------------ CLV fit
 
 
+# A queued fit no worker has taken, or a running one that has not finished, after this long has lost its
+# task (a message lost with the broker, a worker killed past the task's hard time limit of 600 s): the next
+# request sends its task again instead of waiting on it forever.
+STALE_AFTER = dt.timedelta(minutes=15)
+
+
+def _stale(now: dt.datetime):
+    from django.db.models import Q
+
+    return (Q(status=ClvFit.Status.QUEUED, created_at__lt=now - STALE_AFTER)
+            | Q(status=ClvFit.Status.RUNNING, started_at__lt=now - STALE_AFTER))
+
+
 def clv_fit_request(shop: Shop, *, reason: str = ClvFit.Reason.SCHEDULE) -> ClvFit:
-    """Queue a fit of the shop's predicted-value model (the sync calls this after a backfill).
+    """Queue a fit of the shop's predicted-value model (on a schedule, after a backfill, by the merchant).
 
     Joins the fit already queued or running, if any (the partial unique constraint decides, so two
-    concurrent requests cannot both start one). The task is sent after the transaction commits.
+    concurrent requests cannot both start one), and sends its task again when it is stale (STALE_AFTER).
+    The task is sent after the transaction commits.
     """
+    from .tasks import enqueue_clv_fit
+
     try:
         with transaction.atomic():
             fit = ClvFit.objects.create(shop=shop, reason=reason, currency=shop.currency)
     except IntegrityError:
         active = ClvFit.objects.for_shop(shop).filter(
             status__in=[ClvFit.Status.QUEUED, ClvFit.Status.RUNNING]).first()
-        if active is not None:
-            return active
-        raise  # the active fit finished in between: let the caller retry rather than guess
-    from .tasks import enqueue_clv_fit
-
+        if active is None:
+            raise  # the active fit finished in between: let the caller retry rather than guess
+        if ClvFit.objects.filter(_stale(timezone.now()), pk=active.pk).exists():
+            log.warning("CLV fit %s of shop %s is stale (%s): sending its task again", active.pk, shop.pk,
+                        active.status)
+            transaction.on_commit(lambda: enqueue_clv_fit(active.pk))
+        return active
     transaction.on_commit(lambda: enqueue_clv_fit(fit.pk))
     return fit
 
@@ -193,12 +211,18 @@ def clv_fit_run(*, fit_id: int) -> ClvFit:
     reason the admin shows). Progress is written to the fit row as it goes.
     """
     fit = ClvFit.objects.select_related("shop").get(pk=fit_id)
-    if fit.status not in (ClvFit.Status.QUEUED, ClvFit.Status.RUNNING):
-        return fit  # a redelivered task after the fit finished: nothing to do
     shop = fit.shop
     until = timezone.now()
-    ClvFit.objects.filter(pk=fit.pk).update(status=ClvFit.Status.RUNNING, started_at=until, stage="loading",
-                                            progress=5, observed_until=until, error="")
+    # Claim it: a queued fit, or a stale running one (its worker died). A second message for a fit that
+    # is running now (a task sent again, a redelivery) leaves it to that worker; a finished fit is left
+    # alone.
+    from django.db.models import Q
+
+    claimed = ClvFit.objects.filter(Q(status=ClvFit.Status.QUEUED) | _stale(until), pk=fit.pk).update(
+        status=ClvFit.Status.RUNNING, started_at=until, stage="loading", progress=5, observed_until=until, error="")
+    if not claimed:
+        fit.refresh_from_db()
+        return fit
     span = _first_order_span_days(shop, until)
     holdout_days = min(HOLDOUT_MAX_DAYS, span / 3) if span else 0.0
     has_holdout = holdout_days >= HOLDOUT_MIN_DAYS

@@ -177,7 +177,8 @@ def _relax_commit_durability() -> None:
 
 
 def _orders_stage_finish(run: OrderSyncRun) -> None:
-    """Rebuild the shop's summaries from its orders and mark the run succeeded, in one transaction.
+    """Rebuild the shop's summaries from its orders, mark the run succeeded and queue a predicted-value
+    fit, in one transaction.
 
     The backfill's batches leave the summaries alone (upsert.orders_upsert_copy); this set-based
     rebuild (one GROUP BY over the shop's orders, under the shop's order-write lock so no webhook
@@ -189,6 +190,11 @@ def _orders_stage_finish(run: OrderSyncRun) -> None:
     with transaction.atomic():
         summaries_rebuild(shop=run.shop)
         sync_run_finish(run=run)
+        # Reports hook: fit the predicted-value model on the whole history now, not at the next daily
+        # run (queued with the run's success: sent after this commits, never for a run that did not).
+        from reports.services import clv_fit_request
+
+        clv_fit_request(run.shop, reason="backfill")
     if run.rows_written >= ANALYZE_AFTER_ROWS:
         _tables_analyze()
 

@@ -78,6 +78,8 @@ def _new_run(shop):
 
 def test_backfill_end_to_end_with_an_interruption(shop, files, monkeypatch):
     monkeypatch.setattr("commerce.services.backfill.BATCH_SIZE", 1000)
+    fits_sent = []
+    monkeypatch.setattr("reports.tasks.enqueue_clv_fit", fits_sent.append)
     api = BulkStandIn(files)
     run = _new_run(shop)
     # Customers: start the operation and wait for it.
@@ -108,8 +110,14 @@ def test_backfill_end_to_end_with_an_interruption(shop, files, monkeypatch):
     summaries_rebuild(shop=shop)
     assert sorted(CustomerSummary.objects.filter(shop=shop).values_list(
         "customer_shopify_id", "orders_count", "net_revenue", "first_order_at")) == before
+    # The predicted-value model is fitted on the new history right away (not at the next daily run).
+    from reports.models import ClvFit
+
+    fit = ClvFit.objects.get(shop=shop)
+    assert (fit.reason, fit.status, fits_sent) == ("backfill", "queued", [fit.pk])
     # Done is done: another call (a late finish webhook) changes nothing.
     assert backfill_advance(run_id=run.pk, client=api, opener=file_opener()) == Step.DONE
+    assert fits_sent == [fit.pk] and ClvFit.objects.filter(shop=shop).count() == 1
 
 
 def test_time_budget_hands_over_to_a_new_step(shop, files, monkeypatch):

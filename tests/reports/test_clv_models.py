@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from commerce.services.upsert import orders_upsert
 from reports.clv import bgnbd, collapse, gamma_gamma
@@ -168,3 +169,39 @@ def test_fit_with_too_few_customers_fails_visibly(shop):
     assert clv_fit(fit.pk) == ClvFit.Status.FAILED
     fit.refresh_from_db()
     assert fit.status == ClvFit.Status.FAILED and "at least 50 customers" in fit.error
+
+
+def test_a_stale_fit_is_sent_again_by_the_next_request(shop, django_capture_on_commit_callbacks, monkeypatch):
+    # A fit whose task was lost (broker restarted, worker killed) must not block every later fit.
+    sent = []
+    monkeypatch.setattr("reports.tasks.enqueue_clv_fit", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        fit = clv_fit_request(shop, reason=ClvFit.Reason.BACKFILL)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert clv_fit_request(shop).pk == fit.pk
+    assert sent == [fit.pk], "a fresh queued fit is joined, its task not sent twice"
+    ClvFit.objects.filter(pk=fit.pk).update(created_at=timezone.now() - dt.timedelta(minutes=20))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert clv_fit_request(shop).pk == fit.pk
+    assert sent == [fit.pk, fit.pk]
+    ClvFit.objects.filter(pk=fit.pk).update(status=ClvFit.Status.RUNNING,
+                                            started_at=timezone.now() - dt.timedelta(minutes=20))
+    with django_capture_on_commit_callbacks(execute=True):
+        clv_fit_request(shop, reason=ClvFit.Reason.MERCHANT)
+    assert sent == [fit.pk, fit.pk, fit.pk]
+    assert ClvFit.objects.filter(shop=shop).count() == 1
+
+
+def test_a_fit_running_on_another_worker_is_left_to_it(shop):
+    _simulated_shop(shop)
+    fit = ClvFit.objects.create(shop=shop, currency="EUR")
+    started = timezone.now() - dt.timedelta(minutes=2)
+    ClvFit.objects.filter(pk=fit.pk).update(status=ClvFit.Status.RUNNING, started_at=started, progress=55)
+    # A second message for it (sent again, redelivered) while it runs: nothing done twice.
+    again = clv_fit_run(fit_id=fit.pk)
+    assert (again.status, again.progress, again.started_at) == (ClvFit.Status.RUNNING, 55, started)
+    assert not CustomerPrediction.objects.for_shop(shop).exists()
+    # Its worker died: once stale, the next message runs it to the end.
+    ClvFit.objects.filter(pk=fit.pk).update(started_at=timezone.now() - dt.timedelta(minutes=20))
+    assert clv_fit_run(fit_id=fit.pk).status == ClvFit.Status.SUCCEEDED
+    assert CustomerPrediction.objects.for_shop(shop).exists()
