@@ -68,9 +68,9 @@ CUSTOMERS = (_("Customers with an order in the period"), lambda m: m.customers, 
 CUSTOMER_ORDERS = (_("Their orders"), lambda m: m.customer_orders, "number")
 REPEATERS = (_("Customers with 2 or more orders"), lambda m: m.repeat_customers, "number")
 RETURNING = (_("Customers who had ordered before the period"), lambda m: m.returning_customers, "number")
-NEW = (_("New customers (first order in the period)"), lambda m: m.new_customers, "number")
 AT_START = (_("Active customers at the start"), lambda m: m.active_at_start, "number")
 AT_END = (_("Active customers at the end"), lambda m: m.active_at_end, "number")
+NEW_AT_END = (_("Of them, new in the period"), lambda m: m.new_active_at_end, "number")
 WINDOW = (_("Activity window (days)"), lambda m: m.window_days, "number")
 AOV = (_("Average order value"), lambda m: m.average_order_value, "money")
 FREQ = (_("Purchase frequency"), lambda m: m.purchase_frequency, "decimal")
@@ -94,13 +94,14 @@ _CARDS = [
     ("returning_rate", _("Returning customer rate"), "rate", lambda m: m.returning_customer_rate,
      _("Share of the period's customers whose first order was before the period."), (RETURNING, CUSTOMERS), True),
     ("retention", _("Customer retention rate"), "rate", lambda m: m.retention_rate,
-     _("(Active customers at the end − new customers in the period) ÷ active customers at the start. "
-       "Active: ordered within the activity window before that moment. A lapsed customer who comes back "
-       "counts as retained, so a period with many comebacks can exceed 100 %."),
-     (AT_END, NEW, AT_START, WINDOW), True),
+     _("(Customers at the end − new customers in the period) ÷ customers at the start, counting the active "
+       "customers (ordered within the activity window before that moment): the active customers at the end "
+       "who were already customers before the period, ÷ the active customers at the start. A lapsed "
+       "customer who comes back counts as retained, so a period with many comebacks can exceed 100 %."),
+     (AT_END, NEW_AT_END, AT_START, WINDOW), True),
     ("churn", _("Churn rate"), "rate", lambda m: m.churn_rate,
      _("1 − retention rate: the share of the customer base at the start that the period lost, net of "
-       "comebacks."), (AT_END, NEW, AT_START), False),
+       "comebacks."), (AT_END, NEW_AT_END, AT_START), False),
     ("lifespan", _("Average customer lifespan"), "days", lambda m: m.lifespan_days,
      _("Days in the period ÷ churn rate: with a constant churn per period, a customer stays 1 ÷ churn "
        "periods on average. Not shown when churn is zero or negative."), (PERIOD_DAYS, CHURN), True),

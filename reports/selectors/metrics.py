@@ -11,8 +11,14 @@ Definitions (shown to the merchant next to each number, see reports.presentation
   the shop's activity window (`active_window_days`: the merchant's setting, otherwise the 80th
   percentile of repeat customers' average days between orders, kept within 30..730 days; 365 while
   fewer than 20 customers have ordered twice).
-- Retention rate = (active at the end − new customers in the period) ÷ active at the start, where the
-  start is 00:00 of the first day and the end 24:00 of the last day. A lapsed customer who comes back
+- Retention rate = (customers at the end − new customers in the period) ÷ customers at the start, with
+  the customers at an instant being the active ones, where the start is 00:00 of the first day and the
+  end 24:00 of the last day. Every new customer of the period is one of its customers at the end, also
+  one whose last order is already older than the window then: the numerator is therefore the active
+  customers at the end who were customers before the period (active at the end − the period's new
+  customers who are active at the end). Subtracting every new customer from the active ones instead
+  made the rate negative as soon as more new customers lapsed within the period than old ones stayed
+  (−114 % on a 12-month range of a small shop with a 33-day window). A lapsed customer who comes back
   counts as retained, so the rate can exceed 100 % in a period of many reactivations.
 - Churn rate = 1 − retention rate.
 - Average customer lifespan = period length ÷ churn rate (the period-over-period churn, compounded
@@ -120,6 +126,8 @@ class PeriodMetrics:
     new_customers: int
     active_at_start: int
     active_at_end: int
+    # The period's new customers who are active at its end (a part of active_at_end).
+    new_active_at_end: int
     second_order: SecondOrderGaps
 
     @property
@@ -142,7 +150,7 @@ class PeriodMetrics:
     def retention_rate(self) -> Decimal | None:
         if not self.active_at_start:
             return None
-        return Decimal(self.active_at_end - self.new_customers) / self.active_at_start
+        return Decimal(self.active_at_end - self.new_active_at_end) / self.active_at_start
 
     @property
     def churn_rate(self) -> Decimal | None:
@@ -185,6 +193,7 @@ SELECT
     (SELECT net FROM per),
     ({start_count}),
     ({end_count}),
+    ({new_end_count}),
     (SELECT count(*) FROM commerce_order
      WHERE shop_id = %(shop)s AND customer_shopify_id IS NULL AND NOT test AND cancelled_at IS NULL
        AND processed_at >= %(lo)s AND processed_at < %(hi)s),
@@ -197,6 +206,9 @@ _ACTIVE_FROM_ACTIVITY = "SELECT t.customers FROM ({act}) AS t (customers, orders
 # inside it": one index range count on (shop, last_order_at) instead of a pass over the window's months.
 _ACTIVE_FROM_LAST_ORDER = """SELECT count(*) FROM commerce_customersummary
     WHERE shop_id = %(shop)s AND last_order_at >= %({name})s"""
+# The period's new customers: first counted order inside it.
+_NEW_IN_PERIOD = """SELECT customer_shopify_id FROM commerce_customersummary
+    WHERE shop_id = %(shop)s AND first_order_at >= %(lo)s AND first_order_at < %(hi)s"""
 
 # Each period's new customers (first order in it) and their second order's time, both on the customer
 # summary (commerce.services.summaries keeps second_order_at): one pass over the summaries gives, for every
@@ -283,6 +295,16 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
     params = {"shop": shop.pk, "lo": lo, "hi": hi, "tz": shop.iana_timezone or "UTC", **act.params}
     counts = []
     now = dt.datetime.now(dt.UTC)
+    end_utc = dt.datetime.combine(end_exclusive, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
+    if end_utc > now:
+        # Ending after the last possible order: active at the end = last order in the window.
+        params["n_since"] = end_utc - w
+        new_end_count = f"{_ACTIVE_FROM_LAST_ORDER.format(name='n_since')} AND first_order_at >= %(lo)s " \
+                        "AND first_order_at < %(hi)s"
+    else:
+        source = activity_totals(shop, end_exclusive - w, end_exclusive, "n", customers=_NEW_IN_PERIOD)
+        params.update(source.params)
+        new_end_count = _ACTIVE_FROM_ACTIVITY.format(act=source.sql)
     for name, window_end in (("s", period.start), ("e", end_exclusive)):
         window_end_utc = dt.datetime.combine(window_end, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
         if window_end_utc > now:
@@ -296,9 +318,10 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
             params.update(source.params)
             counts.append(_ACTIVE_FROM_ACTIVITY.format(act=source.sql))
     with report_cursor() as cur:
-        cur.execute(_PERIOD_SQL.format(act=act.sql, start_count=counts[0], end_count=counts[1]), params)
-        customers, customer_orders, repeaters, customer_revenue, at_start, at_end, guests, guest_revenue = \
-            cur.fetchone()
+        cur.execute(_PERIOD_SQL.format(act=act.sql, start_count=counts[0], end_count=counts[1],
+                                       new_end_count=new_end_count), params)
+        (customers, customer_orders, repeaters, customer_revenue, at_start, at_end, new_at_end, guests,
+         guest_revenue) = cur.fetchone()
         if active_counts is not None:
             for window_end, count in ((period.start, at_start), (end_exclusive, at_end)):
                 if dt.datetime.combine(window_end, dt.time.min, tzinfo=tz) <= now:
@@ -312,7 +335,8 @@ def period_metrics(shop: Shop, period: DateRange, *, window: ActiveWindow,
         period=period, currency=shop.currency, window_days=window.days, gross_margin=gross_margin,
         orders=orders, net_revenue=Decimal(revenue), guest_orders=guests, customers=customers,
         customer_orders=int(customer_orders), repeat_customers=repeaters, returning_customers=returning,
-        new_customers=new, active_at_start=at_start, active_at_end=at_end, second_order=second,
+        new_customers=new, active_at_start=at_start, active_at_end=at_end, new_active_at_end=new_at_end,
+        second_order=second,
     )
 
 

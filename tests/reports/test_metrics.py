@@ -9,7 +9,7 @@ from reports import selectors
 from reports.presentation import metric_cards
 from reports.selectors.metrics import ActiveWindow
 
-from .helpers import FIXTURE_ORDERS, at, order
+from .helpers import BERLIN, FIXTURE_ORDERS, at, order
 
 JAN_MAR = selectors.DateRange(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 WINDOW_90 = ActiveWindow(days=90, automatic=False, repeat_customers_used=0)
@@ -47,6 +47,41 @@ def test_every_metric_of_a_quarter(shop, orders):
     assert m.second_order.median_days == Decimal(20)
     assert dict(m.second_order.histogram) == {7: 0, 14: 0, 30: 2, 60: 0, 90: 0, 180: 0, 365: 0, None: 0}
     assert m.second_order.second_order_rate == Decimal(2) / 3
+
+
+def test_new_customers_who_lapse_within_the_period_do_not_make_retention_negative(shop, orders):
+    # A 30-day window on Jan–Mar 2026. Active at the start (ordered 2–31 Dec): customer 4 (20 Dec).
+    # Active at the end (ordered 2–31 Mar): customers 2 (2 Mar) and 3 (30 Mar), both new in the period;
+    # new customer 1 (last order 20 Feb) lapsed within it. Customer 4 (last order 5 Jan) did not stay:
+    # retention (2 − 2) / 1 = 0 %, churn 100 %. Subtracting all three new customers gave (2 − 3) / 1 = −100 %.
+    m = selectors.period_metrics(shop, JAN_MAR, window=ActiveWindow(30, False, 0))
+    assert (m.active_at_start, m.active_at_end, m.new_customers, m.new_active_at_end) == (1, 2, 3, 2)
+    assert m.retention_rate == 0 and m.churn_rate == 1
+    assert m.lifespan_periods == 1 and m.clv == m.average_order_value * m.purchase_frequency
+    # An old customer who stays: customer 4 orders again on 15 Mar.
+    orders_upsert(shop=shop, orders=[order(40, 4, at(2026, 3, 15), "12.00")])
+    m = selectors.period_metrics(shop, JAN_MAR, window=ActiveWindow(30, False, 0))
+    assert (m.active_at_end, m.new_active_at_end, m.retention_rate) == (3, 2, Decimal(1))
+
+
+def test_retention_of_a_period_ending_today(shop):
+    # The range ends today: "active at the end" is read from the last order dates (another query path).
+    # Old customer 1 (first order 200 days ago) ordered 10 days ago; old customer 2 last 100 days ago;
+    # new customer 3 (first 50 days ago) ordered 10 days ago; new customer 4 ordered 50 days ago only.
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    days = dt.timedelta(days=1)
+    orders_upsert(shop=shop, orders=[
+        order(1, 1, now - 200 * days, "10.00"), order(2, 1, now - 100 * days, "10.00"),
+        order(3, 1, now - 10 * days, "10.00"), order(4, 2, now - 100 * days, "10.00"),
+        order(5, 3, now - 50 * days, "10.00"), order(6, 3, now - 10 * days, "10.00"),
+        order(7, 4, now - 50 * days, "10.00"),
+    ])
+    today = now.astimezone(BERLIN).date()
+    period = selectors.DateRange(today - dt.timedelta(days=59), today)
+    m = selectors.period_metrics(shop, period, window=ActiveWindow(45, False, 0))
+    # Active 45 days before the start (~105–60 days ago): customers 1 and 2. At the end: 1 and 3.
+    assert (m.active_at_start, m.active_at_end, m.new_customers, m.new_active_at_end) == (2, 2, 2, 1)
+    assert m.retention_rate == Decimal("0.5")  # customer 1 stayed, customer 2 did not
 
 
 def test_partial_months_are_read_from_orders(shop, orders):
