@@ -50,7 +50,8 @@
             legend: { display: datasets.length > 1, position: "bottom", labels: { boxWidth: 12 } },
             tooltip: { callbacks: { label: (ctx) => ctx.dataset.label + ": " + (ctx.parsed.y === null ? "–" : fmt(ctx.parsed.y)) } },
           },
-          scales: { y: { beginAtZero: true, ticks: { callback: (v) => fmt(v) } } },
+          // "number" charts count customers: whole-number ticks only (no "4.5 customers").
+          scales: { y: { beginAtZero: true, ticks: { callback: (v) => fmt(v), precision: spec.y === "number" ? 0 : undefined } } },
         },
       }));
     });

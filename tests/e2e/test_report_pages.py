@@ -70,6 +70,12 @@ def test_every_report_page_in_the_embedded_admin(stack, browser):
     frame = _open(page, stack, "metrics")
     frame.wait_for_function(CHARTS_DRAWN, timeout=30_000)
     assert frame.text_content("[data-metric] .metric__value").strip()
+    # Counts of customers get whole-number ticks only.
+    assert frame.evaluate("""() => Chart.getChart(document.querySelector("canvas[data-chart='second-order-chart']"))
+                                     .scales.y.ticks.every((t) => Number.isInteger(t.value))""")
+    # Retention is a share of the customers at the start: never negative (it was −114 % here once).
+    retention = frame.text_content("[data-metric='retention'] .metric__value").strip()
+    assert retention == "–" or not retention.startswith(("-", "−")), retention
     frame.click("button[data-days='365']")
     frame.wait_for_function("!document.getElementById('report-body').hasAttribute('aria-busy')")
     frame.wait_for_function(CHARTS_DRAWN, timeout=30_000)
@@ -104,9 +110,9 @@ def test_every_report_page_in_the_embedded_admin(stack, browser):
     frame = _open(page, stack, "predicted")
     frame.wait_for_function(CHARTS_DRAWN, timeout=30_000)
     assert frame.locator("table tbody tr").count() > 0
+    page.screenshot(path=str(screenshot_path("report-predicted.png")), full_page=True)
     rows = _download(page, frame, "[data-csv*='predictions']")
     assert rows[0][0] == "Customer ID" and len(rows) > 50
-    page.screenshot(path=str(screenshot_path("report-predicted.png")), full_page=True)
     done_before = ClvFit.objects.filter(shop=shop, status=ClvFit.Status.SUCCEEDED).count()
     frame.click("[data-fit-start]")
     wait_until(lambda: ClvFit.objects.filter(shop=shop, status=ClvFit.Status.SUCCEEDED).count() > done_before,
