@@ -12,6 +12,7 @@ from .metrics import (
     SecondOrderGaps,
     active_window_days,
     customer_base,
+    new_active_at_end,
     period_metrics,
     second_order_gaps,
 )
@@ -45,7 +46,7 @@ __all__ = [
     "ActiveWindow", "Cohort", "CustomerBase", "CohortMatrix", "Comparison", "DateRange", "GroupStats", "LoyaltyImpact",
     "MonthOrders", "Overview", "PeriodMetrics", "PredictedCustomer", "RfmCustomer", "RfmOverview",
     "SecondOrderGaps", "Segment", "active_window_days", "clv_fit_current", "clv_fit_latest", "cohort_matrix",
-    "comparison_range", "customer_base", "default_range", "loyalty_impact", "monthly_new_vs_returning", "overview",
+    "comparison_range", "customer_base", "default_range", "loyalty_impact", "monthly_new_vs_returning", "new_active_at_end", "overview",
     "period_metrics", "predicted_customers", "predicted_customers_all", "prediction_summary", "rfm_overview", "rfm_segment_customer_ids",
     "rfm_segment_customers", "rfm_segment_customers_all", "second_order_gaps", "shop_today", "shop_tz",
 ]

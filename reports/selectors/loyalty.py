@@ -23,7 +23,7 @@ from django.apps import apps
 from core.concurrency import run_together
 from shops.models import Shop
 
-from .periods import DateRange, activity_totals, report_cursor, shop_tz
+from .periods import DateRange, OnlyCustomers, activity_totals, report_cursor, shop_tz
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +85,7 @@ def loyalty_impact(shop: Shop, period: DateRange) -> LoyaltyImpact | None:
     end_exclusive = period.end + dt.timedelta(days=1)
     members_sql = f"SELECT customer_shopify_id FROM {account_table} WHERE shop_id = %(shop)s AND enrolled_at < %(hi)s"  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     totals = activity_totals(shop, period.start, end_exclusive, "t")
-    member_totals = activity_totals(shop, period.start, end_exclusive, "m", customers=members_sql)
+    member_totals = activity_totals(shop, period.start, end_exclusive, "m", customers=OnlyCustomers.in_set(members_sql))
     params = {"shop": shop.pk, "lo": lo, "hi": hi, **totals.params, **member_totals.params}
 
     def groups_and_revenue():

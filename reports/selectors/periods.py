@@ -151,8 +151,24 @@ def local_midnight_utc(shop: Shop, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=shop_tz(shop)).astimezone(dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class OnlyCustomers:
+    """The customers activity_totals counts, as two SQL conditions that must select the same customers:
+    `edge` on e.customer_shopify_id (each order of the partial end months), `rows` on a month summary row
+    (alias a: it may use the row's own columns, such as cohort_month, instead of a customer list).
+    Their parameters are in the caller's dict."""
+
+    edge: str
+    rows: str
+
+    @classmethod
+    def in_set(cls, sql: str) -> OnlyCustomers:
+        """The customers `sql` selects (customer_shopify_id)."""
+        return cls(edge=f"e.customer_shopify_id IN ({sql})", rows=f"a.customer_shopify_id IN ({sql})")
+
+
 def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: str, *,
-                    customers: str | None = None) -> ActivitySource:
+                    customers: OnlyCustomers | None = None) -> ActivitySource:
     """SQL of one row (customers, customer_orders, repeat_customers, customer_net) for the local dates
     [start, end_exclusive): customers with a counted order in it, their orders, how many ordered twice or
     more, and their net revenue. Same numbers as grouping every customer's activity rows (month rows and
@@ -165,10 +181,9 @@ def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
       ActivitySource) grouped by customer, each such customer's whole-month orders looked up in their
       own month rows, and the counts corrected for them.
 
-    `customers`: SQL selecting customer_shopify_id (its parameters in the caller's dict) to count only
-    those customers (e.g. the loyalty members). The whole months then come from their own month rows,
-    counted by the same columns in one pass (the rollup does not know which customer a row is): still no
-    GROUP BY customer."""
+    `customers`: count only those customers (e.g. the loyalty members). The whole months then come from
+    their own month rows, counted by the same columns in one pass (the rollup does not know which customer
+    a row is): still no GROUP BY customer."""
     parts_ = activity_parts(start, end_exclusive)
     p = prefix
     params: dict = {f"{p}_m0": parts_.m0, f"{p}_m1": parts_.m1}
@@ -195,7 +210,7 @@ def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
             FROM commerce_monthactivity a
             WHERE a.shop_id = %(shop)s AND a.month >= {m0} AND a.month < {m1}"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     else:
-        only_edge = f"WHERE e.customer_shopify_id IN ({customers})"
+        only_edge = f"WHERE {customers.edge}"
         # The month rows themselves, counted as the rollup counts them (a row is one customer-month).
         whole = f"""
             SELECT count(*) FILTER (WHERE {first_in_range}) AS customers,
@@ -205,7 +220,7 @@ def activity_totals(shop: Shop, start: dt.date, end_exclusive: dt.date, prefix: 
                    coalesce(sum(a.net_revenue), 0) AS net
             FROM commerce_customermonthsummary a
             WHERE a.shop_id = %(shop)s AND a.month >= {m0} AND a.month < {m1}
-              AND a.customer_shopify_id IN ({customers})"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
+              AND {customers.rows}"""  # noqa: S608 - SQL built from constants and model table names only; values are parameters
     # The whole months from the rollup (commerce_monthactivity: the month rows counted per
     # (month, previous_month, following_month, repeat_in_month), a few ten thousand rows instead of a few
     # hundred thousand month rows); the edge customers' whole-month orders by unique-index lookups of

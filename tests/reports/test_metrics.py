@@ -1,4 +1,5 @@
 """Each retention metric against a hand computation on a small fixture."""
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -64,6 +65,17 @@ def test_new_customers_who_lapse_within_the_period_do_not_make_retention_negativ
     assert (m.active_at_end, m.new_active_at_end, m.retention_rate) == (3, 2, Decimal(1))
 
 
+@pytest.mark.parametrize("days", [30, 90])
+def test_new_active_at_end_on_its_own_is_the_count_inside_the_metrics(shop, orders, days):
+    # The metrics page computes it for the comparison period on its other connection and puts it in.
+    window = ActiveWindow(days, False, 0)
+    whole = selectors.period_metrics(shop, JAN_MAR, window=window)
+    assert selectors.new_active_at_end(shop, JAN_MAR, window=window) == whole.new_active_at_end
+    partial = selectors.period_metrics(shop, JAN_MAR, window=window, with_new_active_at_end=False)
+    assert partial.new_active_at_end is None and partial.retention_rate is None and partial.clv is None
+    assert dataclasses.replace(partial, new_active_at_end=whole.new_active_at_end) == whole
+
+
 def test_retention_of_a_period_ending_today(shop):
     # The range ends today: "active at the end" is read from the last order dates (another query path).
     # Old customer 1 (first order 200 days ago) ordered 10 days ago; old customer 2 last 100 days ago;
@@ -82,6 +94,7 @@ def test_retention_of_a_period_ending_today(shop):
     # Active 45 days before the start (~105–60 days ago): customers 1 and 2. At the end: 1 and 3.
     assert (m.active_at_start, m.active_at_end, m.new_customers, m.new_active_at_end) == (2, 2, 2, 1)
     assert m.retention_rate == Decimal("0.5")  # customer 1 stayed, customer 2 did not
+    assert selectors.new_active_at_end(shop, period, window=ActiveWindow(45, False, 0)) == 1
 
 
 def test_partial_months_are_read_from_orders(shop, orders):
