@@ -223,7 +223,9 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     seasonal = list(Campaign.objects.filter(shop=shop, kind=Campaign.Kind.SEASONAL).order_by("-created_at"))
     rows = [(c, kinds.kind_of(c), results.campaign_results(shop, c)) for c in automated + seasonal]
     return render(request, "campaigns/campaigns.html", {
-        "nav": "campaigns", "rows": rows, "segments": segments.catalogue(shop)})
+        "nav": "campaigns", "rows": rows, "segments": segments.catalogue(shop),
+        # A report's "win them back" link names the segment the new send starts with.
+        "chosen_segment": request.GET.get("segment", "")})
 
 
 @embedded_view

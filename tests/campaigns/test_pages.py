@@ -43,6 +43,18 @@ def test_embedded_pages_render(client, tokened_shop, name):
     assert response.status_code == 200, response.content[:500]
 
 
+def test_a_reports_link_starts_a_send_aimed_at_its_segment(client, tokened_shop):
+    # The predicted-value report's "win them back" link names the segment: the new send starts with it.
+    from django.urls import reverse
+
+    token = session_token(tokened_shop.domain)
+    url = reverse("campaigns:campaigns") + f"?shop={tokened_shop.domain}&id_token={token}"
+    html = client.get(url + "&segment=predicted_to_lapse").content.decode()
+    assert re.search(r'<option value="predicted_to_lapse" selected>', html)
+    assert len(re.findall(r"<option [^>]*selected>", html)) == 1
+    assert not re.search(r"<option [^>]*selected>", client.get(url).content.decode())
+
+
 def test_campaign_page_previews_every_language(client, tokened_shop):
     from django.urls import reverse
 

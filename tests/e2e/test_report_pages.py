@@ -120,4 +120,9 @@ def test_every_report_page_in_the_embedded_admin(stack, browser):
     # The page polls the fit and shows it finished without a reload.
     frame.wait_for_function("document.querySelector('[data-fit-progress]').hidden", timeout=30_000)
 
+    # Acting on the list: "win them back" opens a new campaign send aimed at the customers about to lapse.
+    frame.click("[data-win-back]")
+    frame.wait_for_url(re.compile(r"/campaigns\?.*id_token="), timeout=30_000)
+    assert frame.eval_on_selector("#new-send select[name=segment_key]", "s => s.value") == "predicted_to_lapse"
+
     assert not errors, errors

@@ -3,6 +3,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -196,3 +197,15 @@ def test_settings_are_saved_per_shop(client, installed, other_shop):
     assert str(saved.gross_margin) == "0.4250" and saved.active_window_days == 120
     assert not ReportSettings.objects.filter(shop=other_shop).exists()
     assert client.post("/reports/settings", {"gross_margin": "150"}, **bearer(installed)).status_code == 400
+
+
+def test_customers_likely_to_lapse_link_to_a_win_back_send(client, installed):
+    html = client.get("/reports/predicted/fragment", **bearer(installed)).content.decode()
+    assert "data-win-back" not in html  # nobody to win back yet
+    _predictions(installed, 10, first_id=1)
+    html = client.get("/reports/predicted/fragment", **bearer(installed)).content.decode()
+    link = re.search(r'<a class="btn btn--plain" data-win-back href="([^"]+)"', html)
+    assert link, html[:2000]
+    href = link.group(1).replace("&amp;", "&")
+    assert href.startswith("/campaigns?") and f"shop={installed.domain}" in href
+    assert href.endswith("segment=predicted_to_lapse#new-send")
