@@ -108,3 +108,49 @@ def test_period_numbers_equal_a_brute_force_count(shop, seed):
         monthly = {m.month: (m.new_customer_orders, m.returning_customer_orders, m.guest_orders)
                    for m in selectors.monthly_new_vs_returning(shop, period)}
         assert {m: v for m, v in monthly.items() if any(v)} == months, period
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_active_and_retained_customers_equal_a_brute_force_count(shop, seed):
+    """Active customers at a period's start and end, and its new customers still active at the end (the
+    retention inputs), against a count over the orders, for random orders (rewritten too), day-exact
+    ranges and activity windows: month rows read by cohort month, partial months from the orders."""
+    from reports.selectors.metrics import ActiveWindow
+
+    shop.iana_timezone = "Europe/Berlin"
+    shop.save(update_fields=["iana_timezone"])
+    rng = random.Random(100 + seed)
+    orders = _random_orders(rng)
+    orders_upsert(shop=shop, orders=orders)
+    changed = []
+    for o in rng.sample(orders, len(orders) // 4):
+        later = o.updated_at + dt.timedelta(days=600)
+        moved = o.processed_at + dt.timedelta(days=rng.randint(-60, 60))
+        new = replace(o, processed_at=moved, created_at=moved, updated_at=later,
+                      cancelled_at=later if rng.random() < 0.2 else None)
+        changed.append(new)
+        orders[orders.index(o)] = new
+    orders_upsert(shop=shop, orders=changed)
+    counted = [o for o in orders if not o.test and o.cancelled_at is None and o.customer_shopify_id is not None]
+    first = {}
+    for o in counted:
+        c = o.customer_shopify_id
+        first[c] = min(first.get(c, o.processed_at), o.processed_at)
+
+    def midnight(day):
+        return dt.datetime.combine(day, dt.time.min, tzinfo=BERLIN)
+
+    def active(at, window):
+        return {o.customer_shopify_id for o in counted if at - window <= o.processed_at < at}
+
+    for _ in range(12):
+        period = _random_range(rng)
+        days = rng.choice([30, 45, 90, 200])
+        window = dt.timedelta(days=days)
+        lo, hi = midnight(period.start), midnight(period.end + dt.timedelta(days=1))
+        at_start, at_end = active(lo, window), active(hi, window)
+        new_at_end = {c for c in at_end if lo <= first[c] < hi}
+        m = selectors.period_metrics(shop, period, window=ActiveWindow(days, False, 0))
+        assert (m.active_at_start, m.active_at_end, m.new_active_at_end) == (
+            len(at_start), len(at_end), len(new_at_end)), (period, days)
+        assert selectors.new_active_at_end(shop, period, window=ActiveWindow(days, False, 0)) == len(new_at_end)
