@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from shops.models import Shop
@@ -70,9 +71,7 @@ def report_settings_save(*, shop: Shop, gross_margin: Decimal | None, active_win
 STALE_AFTER = dt.timedelta(minutes=15)
 
 
-def _stale(now: dt.datetime):
-    from django.db.models import Q
-
+def _stale(now: dt.datetime) -> Q:
     return (Q(status=ClvFit.Status.QUEUED, created_at__lt=now - STALE_AFTER)
             | Q(status=ClvFit.Status.RUNNING, started_at__lt=now - STALE_AFTER))
 
@@ -216,8 +215,6 @@ def clv_fit_run(*, fit_id: int) -> ClvFit:
     # Claim it: a queued fit, or a stale running one (its worker died). A second message for a fit that
     # is running now (a task sent again, a redelivery) leaves it to that worker; a finished fit is left
     # alone.
-    from django.db.models import Q
-
     claimed = ClvFit.objects.filter(Q(status=ClvFit.Status.QUEUED) | _stale(until), pk=fit.pk).update(
         status=ClvFit.Status.RUNNING, started_at=until, stage="loading", progress=5, observed_until=until, error="")
     if not claimed:

@@ -192,9 +192,10 @@ def _orders_stage_finish(run: OrderSyncRun) -> None:
         sync_run_finish(run=run)
         # Reports hook: fit the predicted-value model on the whole history now, not at the next daily
         # run (queued with the run's success: sent after this commits, never for a run that did not).
+        from reports.models import ClvFit
         from reports.services import clv_fit_request
 
-        clv_fit_request(run.shop, reason="backfill")
+        clv_fit_request(run.shop, reason=ClvFit.Reason.BACKFILL)
     if run.rows_written >= ANALYZE_AFTER_ROWS:
         _tables_analyze()
 

@@ -37,7 +37,15 @@ from decimal import Decimal
 
 from shops.models import Shop
 
-from .periods import DateRange, OnlyCustomers, activity_totals, next_month, report_cursor, shop_tz
+from .periods import (
+    DateRange,
+    OnlyCustomers,
+    activity_totals,
+    local_midnight_utc,
+    next_month,
+    report_cursor,
+    shop_tz,
+)
 
 AUTO_WINDOW_PERCENTILE = 0.8
 AUTO_WINDOW_MIN_DAYS = 30
@@ -288,10 +296,9 @@ def second_order_gaps(shop: Shop, periods: list[DateRange]) -> list[SecondOrderG
 def _new_active_at_end_sql(shop: Shop, period: DateRange, window: ActiveWindow, params: dict,
                            now: dt.datetime) -> str:
     """SQL of one count: the period's new customers who are active at its end (params: shop, lo, hi)."""
-    tz = shop_tz(shop)
     end_exclusive = period.end + dt.timedelta(days=1)
     w = dt.timedelta(days=window.days)
-    end_utc = dt.datetime.combine(end_exclusive, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
+    end_utc = local_midnight_utc(shop, end_exclusive)
     if end_utc > now:
         # Ending after the last possible order: active at the end = last order in the window.
         params["n_since"] = end_utc - w
@@ -299,8 +306,7 @@ def _new_active_at_end_sql(shop: Shop, period: DateRange, window: ActiveWindow, 
                "AND first_order_at < %(hi)s"
     source = activity_totals(shop, end_exclusive - w, end_exclusive, "n", customers=_FIRST_ORDER_FROM_START)
     lo_month = period.start.replace(day=1)
-    params.update(source.params, lo_month=lo_month,
-                  lo_next_month=dt.datetime.combine(next_month(lo_month), dt.time.min, tzinfo=tz).astimezone(dt.UTC))
+    params.update(source.params, lo_month=lo_month, lo_next_month=local_midnight_utc(shop, next_month(lo_month)))
     return _ACTIVE_FROM_ACTIVITY.format(act=source.sql)
 
 

@@ -14,7 +14,7 @@ from commerce.services.upsert import orders_upsert
 from reports import selectors
 
 from .helpers import BERLIN, at, order
-from .test_ranges_property import START, _random_orders, _random_range
+from .test_ranges_property import START, _random_orders, _random_range, _rewritten
 
 JAN_MAR = selectors.DateRange(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 
@@ -88,15 +88,7 @@ def test_groups_and_reward_orders_equal_a_brute_force_count(shop, seed):
               for o in _random_orders(rng)]
     for i in range(0, len(orders), 90):
         orders_upsert(shop=shop, orders=orders[i:i + 90])
-    changed = []
-    for o in rng.sample(orders, len(orders) // 4):
-        later = o.updated_at + dt.timedelta(days=600)
-        moved = o.processed_at + dt.timedelta(days=rng.randint(-40, 40))
-        new = replace(o, processed_at=moved, created_at=moved, updated_at=later,
-                      cancelled_at=later if rng.random() < 0.2 else None)
-        changed.append(new)
-        orders[orders.index(o)] = new
-    orders_upsert(shop=shop, orders=changed)
+    orders_upsert(shop=shop, orders=_rewritten(rng, orders, len(orders) // 4, 40))
     enrolled = {}
     for customer in rng.sample(range(1, 45), 20):
         enrolled[customer] = dt.datetime.combine(START + dt.timedelta(days=rng.randrange(500)), dt.time(9),

@@ -34,6 +34,21 @@ def _random_orders(rng: random.Random) -> list:
     return orders
 
 
+def _rewritten(rng: random.Random, orders: list, count: int, days: int, *, retotal: bool = False) -> list:
+    """Rewrite `count` random orders newer (moved up to `days` days, re-totalled when `retotal`, a fifth
+    cancelled), in place in `orders`; returns the rewritten ones, to upsert again."""
+    changed = []
+    for o in rng.sample(orders, count):
+        later = o.updated_at + dt.timedelta(days=600)
+        moved = o.processed_at + dt.timedelta(days=rng.randint(-days, days))
+        total = Decimal(rng.randint(100, 30000)) / 100 if retotal else o.total
+        new = replace(o, processed_at=moved, created_at=moved, updated_at=later, total=total,
+                      cancelled_at=later if rng.random() < 0.2 else None)
+        changed.append(new)
+        orders[orders.index(o)] = new
+    return changed
+
+
 def _brute_force(orders, lo: dt.date, hi: dt.date):
     """(customers, customer orders, repeat customers, net revenue incl. guests, orders incl. guests) and
     per month: (new customers' orders, returning customers' orders, guest orders)."""
@@ -87,15 +102,7 @@ def test_period_numbers_equal_a_brute_force_count(shop, seed):
     # the summaries and their rollup go through the incremental path, deltas included.
     for i in range(0, len(orders), 90):
         orders_upsert(shop=shop, orders=orders[i:i + 90])
-    changed = []
-    for o in rng.sample(orders, len(orders) // 3):
-        later = o.updated_at + dt.timedelta(days=600)
-        moved = o.processed_at + dt.timedelta(days=rng.randint(-60, 60))
-        new = replace(o, processed_at=moved, created_at=moved, updated_at=later,
-                      total=Decimal(rng.randint(100, 30000)) / 100,
-                      cancelled_at=later if rng.random() < 0.2 else None)
-        changed.append(new)
-        orders[orders.index(o)] = new
+    changed = _rewritten(rng, orders, len(orders) // 3, 60, retotal=True)
     for i in range(0, len(changed), 7):
         orders_upsert(shop=shop, orders=changed[i:i + 7])
 
@@ -122,15 +129,7 @@ def test_active_and_retained_customers_equal_a_brute_force_count(shop, seed):
     rng = random.Random(100 + seed)
     orders = _random_orders(rng)
     orders_upsert(shop=shop, orders=orders)
-    changed = []
-    for o in rng.sample(orders, len(orders) // 4):
-        later = o.updated_at + dt.timedelta(days=600)
-        moved = o.processed_at + dt.timedelta(days=rng.randint(-60, 60))
-        new = replace(o, processed_at=moved, created_at=moved, updated_at=later,
-                      cancelled_at=later if rng.random() < 0.2 else None)
-        changed.append(new)
-        orders[orders.index(o)] = new
-    orders_upsert(shop=shop, orders=changed)
+    orders_upsert(shop=shop, orders=_rewritten(rng, orders, len(orders) // 4, 60))
     counted = [o for o in orders if not o.test and o.cancelled_at is None and o.customer_shopify_id is not None]
     first = {}
     for o in counted:
